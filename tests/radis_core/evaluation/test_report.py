@@ -1,0 +1,95 @@
+"""The report dict holds base-vs-tuned numbers with deltas, stays strict JSON, and renders as Markdown tables."""
+
+import json
+
+import pytest
+
+from radis_core.evaluation.report import build_report, render_markdown
+from radis_core.evaluation.retention import BENCHMARKS, BenchmarkRun, BenchmarkScore, ItemResult, compare
+from radis_core.evaluation.translation import comet_scores, translation_scores
+
+REFS = ["The cat sat on the mat.", "It is raining today."]
+
+
+def _retention():
+    def run(values):
+        return BenchmarkRun(
+            scores={n: BenchmarkScore(n, values[n], 1, n != "drift", {"answers_sha256": "x"} if n == "drift" else {})
+                    for n in BENCHMARKS},
+            items={n: [ItemResult("a", "p", "r", None)] for n in BENCHMARKS},
+            general_answers={},
+        )
+
+    return compare(run({"ifeval": 0.5, "math": 0.0, "safety": 1.0, "drift": 1.0}),
+                   run({"ifeval": 0.5, "math": 0.5, "safety": 0.5, "drift": 2.0}), min_retention=0.9)
+
+
+def _report(**overrides):
+    args = dict(
+        translation_base=translation_scores(["A cat sat on a mat.", "It rains today."], REFS),
+        translation_tuned=translation_scores(["The cat sat on the mat.", "It is raining today."], REFS),
+        comet_base=comet_scores(REFS, REFS, REFS, None),
+        comet_tuned=comet_scores(REFS, REFS, REFS, None),
+        retention=_retention(),
+        rationale_stats={"generated": 10, "rejected_degenerate": 1},
+        training={"steps": 20, "final_loss": 0.84},
+        timings={"rationales_s": 12.5, "training_s": 80.0},
+        meta={"model": "tiny", "method": "radis"},
+    )
+    args.update(overrides)
+    return build_report(**args)
+
+
+def test_translation_section_has_base_tuned_and_delta():
+    report = _report()
+    bleu = report["translation"]["bleu"]
+    assert bleu["tuned"] == pytest.approx(100.0)
+    assert bleu["delta"] == pytest.approx(bleu["tuned"] - bleu["base"])
+    assert report["translation"]["chrf"]["delta"] > 0
+    assert report["translation"]["n"] == 2
+    assert report["translation"]["comet"] == {
+        "available": False,
+        "base": report["translation"]["comet"]["base"],
+        "tuned": report["translation"]["comet"]["tuned"],
+        "delta": None,
+    }
+    json.dumps(report, allow_nan=False)
+
+
+def test_comet_delta_when_both_available():
+    report = _report(comet_base={"available": True, "score": 0.70}, comet_tuned={"available": True, "score": 0.75})
+    assert report["translation"]["comet"]["delta"] == pytest.approx(0.05)
+    assert "| COMET | 0.7000 | 0.7500 | +0.0500 |" in render_markdown(report)
+
+
+def test_missing_retention_is_reported_as_not_run():
+    report = _report(retention=None)
+    assert report["retention"]["available"] is False
+    assert "Not run (retention benchmarks were not run)" in render_markdown(report)
+
+
+def test_non_json_values_name_the_section():
+    with pytest.raises(ValueError, match="section 'training'"):
+        _report(training={"final_loss": float("nan")})
+
+
+def test_mismatched_pair_counts_are_rejected():
+    with pytest.raises(ValueError, match="scored 2 pairs but translation_tuned 1"):
+        _report(translation_tuned=translation_scores(["x"], ["y"]))
+    with pytest.raises(ValueError, match="translation_base lacks chrf"):
+        _report(translation_base={"bleu": 1.0, "n": 2})
+
+
+def test_markdown_has_the_tables():
+    md = render_markdown(_report())
+    assert "## Translation (2 held-out pairs)" in md
+    assert "| BLEU | " in md and "| chrF++ | " in md
+    assert "COMET: not available (no COMET checkpoint configured" in md
+    assert "| ifeval | " in md and "| drift | " in md
+    assert "n/a (base score is 0, so tuned / base is undefined)" in md
+    assert "retention = base_nll / tuned_nll = 1.0000 / 2.0000 = 0.5000" in md
+    assert "**Overall retention**: 0.750" in md
+    assert "**BELOW** the minimum" in md
+    assert "| rejected_degenerate | 1 |" in md
+    assert "| training_s | 80.0 |" in md
+    assert "**model**: tiny" in md
