@@ -1,0 +1,70 @@
+import math
+
+import pytest
+import torch
+
+from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters
+from radis_core.dataset import build_examples
+from radis_core.events import JobCancelled, TrainingDiverged
+from radis_core.hyperparams import resolve
+from radis_core.models import load_model, resolve_model
+from radis_core.training import attach_lora, train
+
+from .conftest import make_pairs
+
+
+def _setup(tiny_model_dir, **hp_kw):
+    model, tok = load_model(resolve_model(str(tiny_model_dir)), device="cpu", dtype="float32")
+    examples, _ = build_examples(tok, make_pairs(12), method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=256)
+    hp = resolve(Hyperparameters(batch_size=4, n_epochs=2, learning_rate=5e-3, checkpoint_every=2, lora_rank=4, **hp_kw),
+                 n_examples=len(examples))
+    return attach_lora(model, hp, seed=7), tok, examples, hp
+
+
+def test_loss_goes_down_and_events_are_reported(tiny_model_dir, tmp_path):
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    events = []
+    res = train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "ck", on_event=events.append)
+    assert res.steps == hp.max_steps == 6
+    assert res.losses[-1] < res.losses[0]
+    metrics = [e for e in events if e.type == "metrics"]
+    assert [e.data["step"] for e in metrics] == list(range(1, 7))
+    assert {"train_loss", "learning_rate", "tokens_per_second", "eta_seconds"} <= set(metrics[0].data)
+    assert [e.data["step"] for e in events if e.data.get("kind") == "checkpoint"] == [2, 4]
+    assert res.trained_tokens == sum(e.target_tokens for e in examples) * 2
+
+
+def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_model_dir, tmp_path):
+    model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)  # dropout: the RNG must be restored too
+    full = train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "a")
+
+    model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)
+    steps_seen = []
+
+    def stop_after_step_4() -> bool:
+        return len(steps_seen) >= 4
+
+    with pytest.raises(JobCancelled):
+        train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "b",
+              on_event=lambda e: steps_seen.append(1) if e.type == "metrics" else None, should_cancel=stop_after_step_4)
+
+    model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)  # a fresh process would start like this
+    resumed = train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "b")
+    assert resumed.resumed_from == 4
+    assert resumed.losses == pytest.approx(full.losses, rel=1e-6, abs=1e-7)
+    assert resumed.trained_tokens == full.trained_tokens
+
+
+def test_nan_loss_raises_training_diverged(tiny_model_dir):
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    with torch.no_grad():
+        next(p for n, p in model.named_parameters() if "lora_A" in n).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="step 1"):
+        train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=None)
+
+
+def test_cancel_before_first_step(tiny_model_dir):
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    with pytest.raises(JobCancelled):
+        train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=None, should_cancel=lambda: True)
+    assert math.isfinite(hp.learning_rate)
