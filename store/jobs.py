@@ -1,0 +1,419 @@
+"""Fine-tuning jobs and their state machine. This module is the only code that changes a job's state.
+
+``queued → running → succeeded | failed | cancelled`` (a queued job may also be cancelled directly).
+Every transition is one conditional ``UPDATE … WHERE id = :id AND status = :expected [AND worker_id =
+:me]`` whose row count says whether it happened, so two workers can never both run a job and a worker
+that lost its job (another took it over after a missed heartbeat) cannot write over the new owner. Each
+transition appends a :class:`~store.models.JobEvent` in the same transaction. Functions only flush; the
+caller's :func:`store.db.session_scope` commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from store.errors import IdempotencyConflict, InvalidTransition, LostOwnership, NotFound, QuotaExceeded
+from store.events import add_event
+from store.ids import utcnow
+from store.models import ACTIVE_STATUSES, EventLevel, Job, JobMethod, JobStage, JobStatus
+from store.paging import page
+from store.projects import lock_project
+
+JOB_KIND = "fine-tuning job"
+
+_STAGE_MESSAGES = {
+    JobStage.GENERATING_RATIONALES: "Generating rationales with the base model",
+    JobStage.TRAINING: "Training",
+    JobStage.EVALUATING: "Evaluating the base and the tuned model",
+    JobStage.EXPORTING: "Exporting the adapter",
+}
+
+
+def request_fingerprint(payload: Mapping[str, Any]) -> str:
+    """SHA-256 of a request body in canonical JSON: equal for a retried request, different for a changed one."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- creation and reads ---------------------------------------------------------------------------
+
+
+def create_job(
+    session: Session,
+    *,
+    project_id: str,
+    model: str,
+    training_file_id: str,
+    method: str = JobMethod.RADIS,
+    validation_file_id: str | None = None,
+    seed: int | None = None,
+    suffix: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    method_settings: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    max_active_jobs: int | None = None,
+) -> tuple[Job, bool]:
+    """Create a queued job; returns ``(job, created)``.
+
+    With an ``idempotency_key`` already used by this project: the same ``request_hash`` returns the
+    existing job with ``created=False``; a different one raises :class:`IdempotencyConflict`. With
+    ``max_active_jobs``, a project that already has that many queued or running jobs gets
+    :class:`QuotaExceeded`. The files were validated at upload; the caller checks that they belong to
+    the project in the same transaction. Enqueue the job only after committing.
+    """
+    if method not in set(JobMethod):
+        raise ValueError(f"method: must be one of {', '.join(JobMethod)}, got {method!r}")
+    # Serialises creations in one project, so neither the idempotency check nor the quota check can race.
+    lock_project(session, project_id)
+    if idempotency_key is not None:
+        existing = session.scalars(
+            select(Job).where(Job.project_id == project_id, Job.idempotency_key == idempotency_key)
+        ).one_or_none()
+        if existing is not None:
+            if existing.request_hash != request_hash:
+                raise IdempotencyConflict(idempotency_key, existing.id)
+            return existing, False
+    if max_active_jobs is not None:
+        active = count_active_jobs(session, project_id)
+        if active >= max_active_jobs:
+            raise QuotaExceeded(
+                f"The project already has {active} active fine-tuning jobs (limit {max_active_jobs});"
+                " wait for one to finish or cancel one",
+                limit=max_active_jobs,
+                current=active,
+            )
+    job = Job(
+        project_id=project_id,
+        model=model,
+        method=method,
+        training_file_id=training_file_id,
+        validation_file_id=validation_file_id,
+        # OpenAI picks a seed when none is given and reports it, so a run can be repeated.
+        seed=seed if seed is not None else secrets.randbelow(2**31),
+        suffix=suffix,
+        metadata_=metadata,
+        hyperparameters=dict(hyperparameters or {}),
+        method_settings=dict(method_settings or {}),
+        status=JobStatus.QUEUED,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+    session.add(job)
+    session.flush()
+    add_event(session, job.id, f"Created fine-tuning job: {job.id}")
+    return job, True
+
+
+def get_job(session: Session, project_id: str, job_id: str) -> Job:
+    """The project's job ``job_id`` (fresh from the database); another project's job is :class:`NotFound`."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.project_id != project_id:
+        raise NotFound(JOB_KIND, job_id)
+    return job
+
+
+def get_job_any(session: Session, job_id: str) -> Job:
+    """The job ``job_id`` whatever its project (the worker's view); :class:`NotFound` if missing."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        raise NotFound(JOB_KIND, job_id)
+    return job
+
+
+def list_jobs(
+    session: Session,
+    project_id: str,
+    after: str | None = None,
+    limit: int = 20,
+    metadata_filter: dict[str, str] | None = None,
+) -> tuple[list[Job], bool]:
+    """The project's jobs newest first; ``after`` is the id of the last job seen; ``metadata_filter``
+    keeps jobs whose metadata has every given key with the given (string) value."""
+    cursor = None
+    if after is not None:
+        cursor = session.get(Job, after)
+        if cursor is None or cursor.project_id != project_id:
+            raise NotFound(JOB_KIND, after, param="after")
+    query = select(Job).where(Job.project_id == project_id)
+    for key, value in (metadata_filter or {}).items():
+        query = query.where(Job.metadata_[key].as_string() == str(value))
+    return page(session, query, Job, cursor=cursor, limit=limit, descending=True)
+
+
+def count_active_jobs(session: Session, project_id: str) -> int:
+    """Jobs of the project that are validating, queued or running."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Job).where(Job.project_id == project_id, Job.status.in_(ACTIVE_STATUSES))
+        )
+        or 0
+    )
+
+
+def queued_jobs_older_than(session: Session, moment: datetime) -> list[Job]:
+    """Queued jobs last enqueued (or, never enqueued, created) before ``moment``: their queue message may be
+    lost, so the reconciler enqueues them again (a duplicate message is harmless: only one claim wins)."""
+    last_sent = func.coalesce(Job.enqueued_at, Job.created_at)
+    return list(
+        session.scalars(
+            select(Job).where(Job.status == JobStatus.QUEUED, last_sent < moment).order_by(Job.created_at, Job.id)
+        )
+    )
+
+
+def stale_running_jobs(session: Session, moment: datetime) -> list[Job]:
+    """Running jobs whose last heartbeat is older than ``moment`` (their worker probably died)."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status == JobStatus.RUNNING, or_(Job.heartbeat_at < moment, Job.heartbeat_at.is_(None)))
+            .order_by(Job.heartbeat_at, Job.id)
+        )
+    )
+
+
+# --- transitions ----------------------------------------------------------------------------------
+
+
+def _conditional_update(session: Session, job_id: str, conditions: list[ColumnElement[bool]], values: dict[str, Any]) -> bool:
+    """Run ``UPDATE jobs SET values WHERE id = job_id AND conditions``; True when the row matched."""
+    result = session.execute(
+        update(Job).where(Job.id == job_id, *conditions).values(**values),
+        # The row is re-read after the update; evaluating the WHERE in Python would be wasted work.
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount == 1
+
+
+def _owner_update(session: Session, job_id: str, worker_id: str, values: dict[str, Any], action: str) -> Job:
+    """Apply ``values`` only while ``worker_id`` owns the running job; otherwise explain why not."""
+    if _conditional_update(session, job_id, [Job.status == JobStatus.RUNNING, Job.worker_id == worker_id], values):
+        return get_job_any(session, job_id)
+    job = get_job_any(session, job_id)
+    if job.worker_id != worker_id:
+        raise LostOwnership(job_id, f"cannot {action}: the job is owned by worker {job.worker_id!r}, not {worker_id!r}")
+    raise InvalidTransition(job_id, f"cannot {action}: the job is {job.status}, not running")
+
+
+def _check_progress(progress: float) -> None:
+    if not 0.0 <= progress <= 1.0:
+        raise ValueError(f"progress: must be between 0 and 1, got {progress}")
+
+
+def claim_job(session: Session, job_id: str, worker_id: str) -> Job | None:
+    """queued → running for ``worker_id``; ``None`` when the job is not queued (another worker has it,
+    it finished, was cancelled, or does not exist) or a cancel was requested."""
+    now = utcnow()
+    claimed = _conditional_update(
+        session,
+        job_id,
+        [Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False)],
+        {
+            "status": JobStatus.RUNNING,
+            "worker_id": worker_id,
+            "heartbeat_at": now,
+            "started_at": now,
+            "attempts": Job.attempts + 1,
+        },
+    )
+    if not claimed:
+        return None
+    job = get_job_any(session, job_id)
+    suffix = f" (attempt {job.attempts})" if job.attempts > 1 else ""
+    add_event(session, job_id, f"Fine-tuning job started{suffix}", data={"worker_id": worker_id})
+    return job
+
+
+def take_over_stale(session: Session, job_id: str, worker_id: str, stale_before: datetime) -> Job | None:
+    """Give a running job whose heartbeat is older than ``stale_before`` to ``worker_id`` (it stays running
+    and resumes from its newest checkpoint). ``None`` if it is not stale any more, or not running.
+
+    A job whose cancel was requested is taken over too: the new owner sees ``cancel_requested`` and
+    marks it cancelled.
+    """
+    before = session.get(Job, job_id, populate_existing=True)
+    if before is None:
+        return None
+    previous_worker = before.worker_id
+    taken = _conditional_update(
+        session,
+        job_id,
+        [
+            Job.status == JobStatus.RUNNING,
+            or_(Job.heartbeat_at < stale_before, Job.heartbeat_at.is_(None)),
+            # Compare-and-swap on the owner we saw: of two concurrent take-overs only the first matches,
+            # whatever threshold each one passed.
+            Job.worker_id == previous_worker if previous_worker is not None else Job.worker_id.is_(None),
+        ],
+        {"worker_id": worker_id, "heartbeat_at": utcnow(), "attempts": Job.attempts + 1},
+    )
+    if not taken:
+        return None
+    job = get_job_any(session, job_id)
+    add_event(
+        session,
+        job_id,
+        f"Worker {previous_worker} stopped sending heartbeats; job taken over by {worker_id} (attempt {job.attempts})",
+        level=EventLevel.WARN,
+        data={"previous_worker_id": previous_worker, "worker_id": worker_id},
+    )
+    return job
+
+
+def heartbeat(session: Session, job_id: str, worker_id: str) -> bool:
+    """Prove ``worker_id`` is alive and still owns the job; returns whether a cancel was requested.
+
+    Raises :class:`LostOwnership` (another worker took the job over) or :class:`InvalidTransition` (the
+    job is no longer running): either way the worker must stop.
+    """
+    job = _owner_update(session, job_id, worker_id, {"heartbeat_at": utcnow()}, "heartbeat")
+    return job.cancel_requested
+
+
+def set_stage(
+    session: Session,
+    job_id: str,
+    worker_id: str,
+    stage: str,
+    progress: float,
+    estimated_finish: datetime | None = None,
+) -> Job:
+    """Enter ``stage`` at overall ``progress`` (0–1); an event marks each new stage."""
+    if stage not in set(JobStage):
+        raise ValueError(f"stage: must be one of {', '.join(JobStage)}, got {stage!r}")
+    _check_progress(progress)
+    previous = get_job_any(session, job_id).stage
+    job = _owner_update(
+        session,
+        job_id,
+        worker_id,
+        {"stage": stage, "progress": progress, "estimated_finish": estimated_finish, "heartbeat_at": utcnow()},
+        f"enter stage {stage}",
+    )
+    if previous != stage:
+        add_event(session, job_id, _STAGE_MESSAGES[JobStage(stage)], data={"stage": stage})
+    return job
+
+
+def set_progress(
+    session: Session, job_id: str, worker_id: str, progress: float, estimated_finish: datetime | None = None
+) -> Job:
+    """Update overall progress (0–1) and the finish estimate; no event (metrics events carry the detail).
+    Counts as a heartbeat: any write by the owner proves it is alive."""
+    _check_progress(progress)
+    values: dict[str, Any] = {"progress": progress, "heartbeat_at": utcnow()}
+    if estimated_finish is not None:
+        values["estimated_finish"] = estimated_finish
+    return _owner_update(session, job_id, worker_id, values, "set progress")
+
+
+def set_resolved_hyperparameters(session: Session, job_id: str, worker_id: str, hyperparameters: dict[str, Any]) -> Job:
+    """Record the hyperparameters after "auto" was resolved (what the API reports from then on)."""
+    job = _owner_update(
+        session, job_id, worker_id, {"resolved_hyperparameters": dict(hyperparameters)}, "set hyperparameters"
+    )
+    add_event(session, job_id, "Resolved hyperparameters", data=dict(hyperparameters))
+    return job
+
+
+def mark_succeeded(
+    session: Session,
+    job_id: str,
+    worker_id: str,
+    *,
+    fine_tuned_model: str,
+    trained_tokens: int,
+    result_files: list[str],
+) -> Job:
+    """running → succeeded, with the model name callers use and the files the job produced."""
+    job = _owner_update(
+        session,
+        job_id,
+        worker_id,
+        {
+            "status": JobStatus.SUCCEEDED,
+            "finished_at": utcnow(),
+            "progress": 1.0,
+            "estimated_finish": None,
+            "fine_tuned_model": fine_tuned_model,
+            "trained_tokens": trained_tokens,
+            "result_files": list(result_files),
+        },
+        "mark the job succeeded",
+    )
+    add_event(session, job_id, f"New fine-tuned model created: {fine_tuned_model}", data={"fine_tuned_model": fine_tuned_model})
+    add_event(session, job_id, "The job has successfully completed")
+    return job
+
+
+def mark_failed(session: Session, job_id: str, worker_id: str, code: str, message: str, param: str | None = None) -> Job:
+    """running → failed, with OpenAI's ``error`` fields (``code``, ``message``, ``param``)."""
+    job = _owner_update(
+        session,
+        job_id,
+        worker_id,
+        {
+            "status": JobStatus.FAILED,
+            "finished_at": utcnow(),
+            "estimated_finish": None,
+            "error_code": code,
+            "error_message": message,
+            "error_param": param,
+        },
+        "mark the job failed",
+    )
+    add_event(session, job_id, f"Job failed: {message}", level=EventLevel.ERROR, data={"code": code, "param": param})
+    return job
+
+
+def mark_cancelled(session: Session, job_id: str, worker_id: str) -> Job:
+    """running → cancelled, once the worker has stopped after seeing ``cancel_requested``."""
+    job = _owner_update(
+        session,
+        job_id,
+        worker_id,
+        {"status": JobStatus.CANCELLED, "finished_at": utcnow(), "estimated_finish": None},
+        "mark the job cancelled",
+    )
+    add_event(session, job_id, "Job cancelled")
+    return job
+
+
+def mark_enqueued(session: Session, job_id: str) -> bool:
+    """Record that a queue message was sent for the queued job; False if it is no longer queued."""
+    return _conditional_update(session, job_id, [Job.status == JobStatus.QUEUED], {"enqueued_at": utcnow()})
+
+
+def request_cancel(session: Session, project_id: str, job_id: str) -> Job:
+    """Cancel as far as the job's state allows and return it.
+
+    Queued (or validating): cancelled at once. Running: ``cancel_requested`` is set and the worker stops
+    at its next check. Finished: unchanged (the API answers with the job as it is).
+    """
+    # A worker may change the status between our read and our update; look again, a few times at most.
+    for _ in range(3):
+        job = get_job(session, project_id, job_id)
+        if job.status in (JobStatus.QUEUED, JobStatus.VALIDATING_FILES):
+            values = {"status": JobStatus.CANCELLED, "cancel_requested": True, "finished_at": utcnow()}
+            if _conditional_update(session, job_id, [Job.status == job.status], values):
+                add_event(session, job_id, "Job cancelled")
+                return get_job(session, project_id, job_id)
+        elif job.status == JobStatus.RUNNING:
+            if job.cancel_requested:
+                return job
+            if _conditional_update(session, job_id, [Job.status == JobStatus.RUNNING], {"cancel_requested": True}):
+                add_event(session, job_id, "Cancellation requested; the job stops at its next step")
+                return get_job(session, project_id, job_id)
+        else:
+            return job
+    return get_job(session, project_id, job_id)

@@ -1,0 +1,74 @@
+"""Projects: the tenants that own keys, files and jobs."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store.errors import AlreadyExists, NotFound
+from store.models import Project
+
+
+def create_project(
+    session: Session,
+    name: str,
+    *,
+    max_concurrent_jobs: int | None = None,
+    max_storage_bytes: int | None = None,
+) -> Project:
+    """Create a project named ``name`` (unique); limits left ``None`` fall back to the settings."""
+    name = name.strip()
+    if not name:
+        raise ValueError("project name: must not be empty")
+    for field, value in (("max_concurrent_jobs", max_concurrent_jobs), ("max_storage_bytes", max_storage_bytes)):
+        if value is not None and value < 0:
+            raise ValueError(f"{field}: must be >= 0, got {value}")
+    if get_project_by_name(session, name) is not None:
+        raise AlreadyExists(f"a project named {name!r} already exists")
+    project = Project(name=name, max_concurrent_jobs=max_concurrent_jobs, max_storage_bytes=max_storage_bytes)
+    session.add(project)
+    session.flush()
+    return project
+
+
+def get_project(session: Session, project_id: str) -> Project:
+    """The project with this id; :class:`NotFound` otherwise."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound("project", project_id)
+    return project
+
+
+def get_project_by_name(session: Session, name: str) -> Project | None:
+    """The project with this exact name, if any."""
+    return session.scalars(select(Project).where(Project.name == name.strip())).one_or_none()
+
+
+def get_or_create_project(session: Session, name: str) -> Project:
+    """The project named ``name``, created when missing (used to bootstrap a deployment's first key)."""
+    return get_project_by_name(session, name) or create_project(session, name)
+
+
+def list_projects(session: Session) -> list[Project]:
+    """Every project, oldest first."""
+    return list(session.scalars(select(Project).order_by(Project.created_at, Project.id)))
+
+
+def max_concurrent_jobs(project: Project, default: int) -> int:
+    """The project's active-job limit: its own when set, else the deployment's ``default``."""
+    return project.max_concurrent_jobs if project.max_concurrent_jobs is not None else default
+
+
+def lock_project(session: Session, project_id: str) -> None:
+    """Serialise quota checks of one project until the caller's transaction ends.
+
+    A no-op UPDATE rather than ``SELECT … FOR UPDATE`` because it works on both databases: on Postgres it
+    takes the project's row lock; on SQLite it starts the write transaction at once, so a check and the
+    insert that follows it cannot interleave with another writer's. Raises :class:`NotFound`.
+    """
+    result = session.execute(
+        update(Project).where(Project.id == project_id).values(name=Project.name),
+        execution_options={"synchronize_session": False},
+    )
+    if result.rowcount == 0:
+        raise NotFound("project", project_id)

@@ -1,0 +1,159 @@
+"""The service's one configuration object (API process and worker read the same one).
+
+Every value comes from an environment variable named ``RADIS_<FIELD>`` (for example
+``RADIS_DATABASE_URL``), or from a ``.env`` file in the working directory, or from the default below.
+With nothing set, the service runs *embedded*: SQLite for the database and for the Celery broker, all
+under ``./radis-data``, so a single machine needs no server.
+
+URLs may carry passwords; never log them raw: log :func:`redacted` (or ``repr(settings)``, which
+redacts them already).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+#: Base models offered by ``GET /v1/models`` when the deployment configures no catalogue.
+DEFAULT_PUBLIC_MODELS: tuple[str, ...] = ("HuggingFaceTB/SmolLM2-135M-Instruct",)
+
+#: Settings fields that hold URLs (redacted in ``repr`` and :meth:`Settings.describe`).
+_URL_FIELDS = ("database_url", "broker_url", "result_backend")
+
+#: Query parameters that carry secrets in some drivers' URLs (``?password=…``).
+_SECRET_QUERY_KEYS = {"password", "passwd", "pass", "secret", "token", "access_token", "api_key", "key"}
+
+
+def redacted(url: str) -> str:
+    """Return ``url`` with any password (in the user-info or in a secret-looking query parameter) masked.
+
+    >>> redacted("postgresql+psycopg://radis:hunter2@db:5432/radis")
+    'postgresql+psycopg://radis:***@db:5432/radis'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # An unparsable URL may still hold a secret: show only its scheme.
+        return url.split(":", 1)[0] + ":***"
+    out = url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            masked = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        elif parts.scheme.startswith("redis"):
+            # redis://secret@host: a lone user-info is the password for Redis.
+            masked = f"***@{host}"
+        else:
+            masked = netloc
+        out = out.replace(netloc, masked, 1)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*")
+        # String replacement, not urlunsplit: that would turn sqlite:////abs/path into sqlite://abs/path.
+        out = out.replace("?" + parts.query, "?" + query, 1)
+    return out
+
+
+class Settings(BaseSettings):
+    """Configuration of the API process and the worker. See the module docstring for the sources."""
+
+    model_config = SettingsConfigDict(env_prefix="RADIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./radis-data"), description="Root of the embedded database, broker and artifacts.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite:///<data_dir>/radis.db.")
+    broker_url: str = Field(default="", description="Celery broker; default a SQLite broker that needs no server.")
+    result_backend: str = Field(default="", description="Celery result backend; default SQLite under data_dir.")
+    artifact_dir: Path | None = Field(default=None, description="Uploaded files, checkpoints, adapters; default <data_dir>/artifacts.")
+    cache_dir: Path = Field(default=Path("~/.cache/radis"), description="Model and rationale cache (RADIS_CACHE_DIR).")
+    max_upload_bytes: int = Field(default=512 * MiB, gt=0, description="Largest accepted upload.")
+    max_concurrent_jobs_per_project: int = Field(default=4, gt=0, description="Active (queued or running) jobs a project may have.")
+    heartbeat_interval_s: float = Field(default=10.0, gt=0, description="How often a running job proves its worker is alive.")
+    stale_after_s: float = Field(default=120.0, gt=0, description="A running job without a heartbeat for this long is taken over.")
+    api_host: str = Field(default="127.0.0.1", description="Address the API binds.")
+    api_port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
+    allow_local_models: bool = Field(
+        default=False,
+        description="Accept a local folder or .gguf path as a job's model (tests, single-tenant installs); off for shared services.",
+    )
+    public_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_PUBLIC_MODELS),
+        description="Base models callers may fine-tune (comma-separated or a JSON list in the environment).",
+    )
+
+    @field_validator("public_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [name.strip() for name in text.split(",") if name.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        # Defaults that depend on data_dir are filled here so that setting RADIS_DATA_DIR alone moves everything.
+        self.data_dir = self.data_dir.expanduser().resolve()
+        self.cache_dir = self.cache_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'radis.db'}"
+        if not self.broker_url:
+            self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+        if not self.result_backend:
+            self.result_backend = f"db+sqlite:///{self.data_dir / 'celery-results.db'}"
+        self.artifact_dir = (self.artifact_dir or self.data_dir / "artifacts").expanduser().resolve()
+        if self.stale_after_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"stale_after_s ({self.stale_after_s}) must exceed heartbeat_interval_s ({self.heartbeat_interval_s}),"
+                " or live jobs would be taken over"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the database is SQLite (single machine, no database server)."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def artifacts_root(self) -> Path:
+        """``artifact_dir`` as a non-optional path (always set after validation)."""
+        assert self.artifact_dir is not None
+        return self.artifact_dir
+
+    def ensure_dirs(self) -> None:
+        """Create the data, artifact and cache folders (the embedded database lives in ``data_dir``)."""
+        for path in (self.data_dir, self.artifacts_root, self.cache_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def describe(self) -> dict[str, Any]:
+        """All settings as JSON-ready values, URLs redacted: safe to log or show on a health page."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if name in _URL_FIELDS:
+                value = redacted(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        out["embedded"] = self.embedded
+        return out
+
+    def __repr_args__(self):  # type: ignore[override]
+        # pydantic's repr would print URLs with their passwords; logs and tracebacks show repr.
+        for name, value in super().__repr_args__():
+            yield name, redacted(value) if name in _URL_FIELDS and isinstance(value, str) else value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests that change the environment call ``get_settings.cache_clear()``."""
+    return Settings()
