@@ -156,7 +156,9 @@ def _dequantised_folder(gguf: Path, cache_dir: Path) -> Path:
         return target
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our callers show their own progress
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
     try:
@@ -233,7 +235,9 @@ def load_model(resolved: ResolvedModel, *, device: str = "auto", dtype: str = "a
     """Load (model, tokenizer) from a resolved source; the tokenizer pads on the left for generation."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     dev = pick_device(device)
     tok = AutoTokenizer.from_pretrained(resolved.path)
     if tok.pad_token is None:

@@ -228,6 +228,11 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
         meta={"model": spec.model, "method": spec.method, "seed": spec.seed, "fingerprint": resolved.fingerprint,
               "train_pairs": len(train_pairs), "eval_pairs": len(eval_pairs)},
     )
+    # A few side-by-side translations make the numbers readable.
+    report["translation"]["samples"] = [
+        {"source": b["source"], "reference": b["reference"], "base": b["hypothesis"], "tuned": t["hypothesis"]}
+        for b, t in zip(base_scores["samples"], tuned_scores["samples"])
+    ]
     data_hash = {"train_sha256": _sha256_file(Path(spec.train_file)),
                  "valid_sha256": _sha256_file(Path(spec.valid_file)) if spec.valid_file else None}
     meta = {

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 MiB = 1024 * 1024
 
 #: Base models offered by ``GET /v1/models`` when the deployment configures no catalogue.
-DEFAULT_PUBLIC_MODELS: tuple[str, ...] = ("HuggingFaceTB/SmolLM2-135M-Instruct",)
+DEFAULT_PUBLIC_MODELS: tuple[str, ...] = ("smollm2-135m-instruct",)  # radis_core.models.CATALOGUE names
 
 #: Settings fields that hold URLs (redacted in ``repr`` and :meth:`Settings.describe`).
 _URL_FIELDS = ("database_url", "broker_url", "result_backend")
