@@ -1,0 +1,108 @@
+"""The FastAPI application: an OpenAI-compatible fine-tuning API for RaDis.
+
+There is no module-level ``app``: importing this module must touch no database and read no settings.
+Run it with the factory::
+
+    uvicorn api.main:create_app --factory
+
+This process never imports torch, transformers or peft (a test checks it): corpus validation and the
+job-config checks come from torch-free modules of ``radis_core``, and the worker's queue client is
+imported only when the first job is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.deps import AppState, Enqueue
+from api.errors import install_error_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import adapters, files, health, jobs, models
+from api.schemas import ErrorEnvelope
+from radis_core import __version__
+from store.artifacts import ArtifactStore
+from store.db import make_engine, make_sessionmaker
+from store.migrate import upgrade
+from store.settings import Settings, get_settings
+
+logger = logging.getLogger("api")
+
+
+class WorkerQueue:
+    """Sends ``radis.run_job`` to the ``gpu`` queue of the broker in ``settings``, with the worker
+    package's client. Celery is imported and configured on the first job, not at startup."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._celery: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, job_id: str) -> None:
+        from worker.app import enqueue_job, make_celery
+
+        with self._lock:
+            if self._celery is None:
+                self._celery = make_celery(self.settings)
+        enqueue_job(job_id, app=self._celery)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    enqueue: Enqueue | None = None,
+) -> FastAPI:
+    """Build the app.
+
+    ``settings`` default to :func:`store.settings.get_settings` (the environment). ``session_factory``
+    replaces the database engine built from ``settings.database_url`` (tests hand in one bound to a
+    rolled-back transaction); ``enqueue`` replaces the worker queue client (tests record the calls;
+    also settable later as ``app.state.radis.enqueue``). With its own embedded (SQLite) database the
+    app migrates it on startup; a server database is migrated by the deployment (``alembic upgrade head``).
+    """
+    settings = settings or get_settings()
+    engine = None
+    if session_factory is None:
+        engine = make_engine(settings.database_url)
+        session_factory = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if engine is not None and settings.embedded:
+            upgrade(settings.database_url)
+        logger.info("RaDis API starting with settings %s", settings.describe())
+        yield
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(
+        title="RaDis fine-tuning service",
+        version=__version__,
+        description=(
+            "Fine-tune open chat LLMs for translation without forgetting (RaDis, arXiv 2410.13944), "
+            "behind OpenAI's files and fine-tuning API."
+        ),
+        lifespan=lifespan,
+        responses={400: {"model": ErrorEnvelope}, 401: {"model": ErrorEnvelope}, 404: {"model": ErrorEnvelope}},
+    )
+    metrics = Metrics()
+    app.state.radis = AppState(
+        settings=settings,
+        session_factory=session_factory,
+        artifacts=ArtifactStore(settings.artifacts_root),
+        enqueue=enqueue or WorkerQueue(settings),
+        metrics=metrics,
+    )
+    install_error_handlers(app)
+    # Added last, so it runs outermost: it also times and counts the catch-all's 500 answers.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for router in (files.router, jobs.router, adapters.router, models.router, health.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""One router per resource: files, fine-tuning jobs, job results (adapter, report, rationales), models, operations."""

@@ -1,0 +1,186 @@
+"""``/v1/fine_tuning/jobs``: create (idempotent), list, retrieve, cancel, events, checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from api.deps import AppState, ProjectDep, SessionDep, StateDep
+from api.errors import APIError, first_line
+from api.job_requests import validate_job_request
+from api.schemas import (
+    CheckpointList,
+    CheckpointObject,
+    CreateJobRequest,
+    FineTuningJob,
+    JobEventList,
+    JobEventObject,
+    JobList,
+)
+from store import events as store_events
+from store import files as store_files
+from store import jobs as store_jobs
+from store.db import session_scope
+from store.errors import NotFound
+from store.ids import parse_event_id
+from store.models import File, FileStatus
+from store.projects import max_concurrent_jobs
+
+logger = logging.getLogger("api.jobs")
+
+router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"])
+
+#: Longest ``Idempotency-Key`` accepted (the column's width).
+MAX_IDEMPOTENCY_KEY = 256
+_METADATA_QUERY = re.compile(r"^metadata\[(.+)\]$")
+
+
+def _usable_file(session: Session, project_id: str, file_id: str, param: str) -> File:
+    """The project's processed fine-tune file ``file_id``; 400 naming ``param`` otherwise (as OpenAI answers)."""
+    try:
+        row = store_files.get_file(session, project_id, file_id, param=param)
+    except NotFound:
+        raise APIError(400, f"Invalid {param}: no such file: {file_id}.", param=param, code="invalid_file") from None
+    if row.purpose != "fine-tune":
+        raise APIError(
+            400, f"Invalid {param}: file {file_id} has purpose {row.purpose!r}, not 'fine-tune'.", param=param, code="invalid_file"
+        )
+    if row.status != FileStatus.PROCESSED:
+        raise APIError(
+            400, f"Invalid {param}: file {file_id} is {row.status}, not processed.", param=param, code="invalid_file"
+        )
+    return row
+
+
+def dispatch(state: AppState, job_id: str) -> None:
+    """Send the committed job to the worker queue and record that it was sent.
+
+    A failure is logged, not raised: the job is safely queued in the database, and the reconciler
+    enqueues queued jobs whose message never went out.
+    """
+    try:
+        state.enqueue(job_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the job for the reconciler
+        logger.warning("could not enqueue %s (%s); the reconciler will send it", job_id, first_line(exc))
+        return
+    try:
+        with session_scope(state.session_factory) as session:
+            store_jobs.mark_enqueued(session, job_id)
+    except Exception as exc:  # noqa: BLE001 - the message went out; a missing timestamp only means an extra resend
+        logger.warning("enqueued %s but could not record it (%s)", job_id, first_line(exc))
+
+
+@router.post("", response_model=FineTuningJob, summary="Create a fine-tuning job")
+def create_job(
+    body: CreateJobRequest,
+    response: Response,
+    project: ProjectDep,
+    session: SessionDep,
+    state: StateDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)] = None,
+) -> FineTuningJob:
+    """Validate and queue a job. With ``Idempotency-Key``: the same key and body return the first job
+    again (``Idempotent-Replayed: true``); the same key with another body is a 409."""
+    validated = validate_job_request(body, state.settings)
+    training = _usable_file(session, project.id, body.training_file, "training_file")
+    validation = _usable_file(session, project.id, body.validation_file, "validation_file") if body.validation_file else None
+    job, created = store_jobs.create_job(
+        session,
+        project_id=project.id,
+        model=validated.model,
+        training_file_id=training.id,
+        method=validated.method,
+        validation_file_id=validation.id if validation else None,
+        seed=body.seed,
+        suffix=body.suffix,
+        metadata=body.metadata,
+        hyperparameters=validated.hyperparameters,
+        method_settings=validated.method_settings,
+        idempotency_key=idempotency_key,
+        request_hash=store_jobs.request_fingerprint(body.model_dump(mode="json", exclude_unset=True)) if idempotency_key else None,
+        max_active_jobs=max_concurrent_jobs(project, state.settings.max_concurrent_jobs_per_project),
+    )
+    # Commit before enqueueing: a worker must never receive the id of a job it cannot read.
+    session.commit()
+    if created:
+        dispatch(state, job.id)
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    return FineTuningJob.from_row(job)
+
+
+def _metadata_filter(request: Request) -> dict[str, str]:
+    """``metadata[key]=value`` query parameters (OpenAI's list filter) as a dict."""
+    found: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        match = _METADATA_QUERY.match(name)
+        if match:
+            found[match.group(1)] = value
+    return found
+
+
+@router.get("", response_model=JobList, summary="List fine-tuning jobs")
+def list_jobs(
+    request: Request,
+    project: ProjectDep,
+    session: SessionDep,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> JobList:
+    """The project's jobs, newest first; ``after`` is the last job id seen; ``metadata[k]=v`` filters."""
+    rows, has_more = store_jobs.list_jobs(session, project.id, after=after, limit=limit, metadata_filter=_metadata_filter(request))
+    return JobList(data=[FineTuningJob.from_row(job) for job in rows], has_more=has_more)
+
+
+@router.get("/{job_id}", response_model=FineTuningJob, summary="Retrieve a fine-tuning job")
+def get_job(job_id: str, project: ProjectDep, session: SessionDep) -> FineTuningJob:
+    """One of the project's jobs; another project's job is a 404."""
+    return FineTuningJob.from_row(store_jobs.get_job(session, project.id, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=FineTuningJob, summary="Cancel a fine-tuning job")
+def cancel_job(job_id: str, project: ProjectDep, session: SessionDep) -> FineTuningJob:
+    """Queued: cancelled at once. Running: the worker stops at its next step (``status`` stays ``running``
+    until it does). Finished: returned unchanged."""
+    job = store_jobs.request_cancel(session, project.id, job_id)
+    session.commit()
+    return FineTuningJob.from_row(job)
+
+
+@router.get("/{job_id}/events", response_model=JobEventList, summary="List a job's events")
+def list_events(
+    job_id: str,
+    project: ProjectDep,
+    session: SessionDep,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> JobEventList:
+    """The job's events newest first; ``after`` is the id (``ftevent-…``) of the last event seen."""
+    store_jobs.get_job(session, project.id, job_id)
+    cursor = None
+    if after is not None:
+        try:
+            cursor = parse_event_id(after)
+        except ValueError as exc:
+            raise APIError(400, f"Invalid value for 'after': {exc}.", param="after", code="invalid_value") from None
+    rows, has_more = store_events.list_events(session, job_id, after=cursor, limit=limit)
+    return JobEventList(data=[JobEventObject.from_row(event) for event in rows], has_more=has_more)
+
+
+@router.get("/{job_id}/checkpoints", response_model=CheckpointList, summary="List a job's checkpoints")
+def list_checkpoints(
+    job_id: str,
+    project: ProjectDep,
+    session: SessionDep,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> CheckpointList:
+    """The job's checkpoints, newest step first; ``after`` is the last checkpoint id seen."""
+    job = store_jobs.get_job(session, project.id, job_id)
+    rows, has_more = store_events.list_checkpoints(session, job_id, after=after, limit=limit)
+    data = [CheckpointObject.from_row(row, job) for row in rows]
+    return CheckpointList(data=data, has_more=has_more, first_id=data[0].id if data else None, last_id=data[-1].id if data else None)

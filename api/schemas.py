@@ -1,0 +1,338 @@
+"""Request and response bodies, in OpenAI's shapes (files, fine-tuning jobs, events, checkpoints, models).
+
+Extensions beyond OpenAI's fields are additive (``sha256`` on a file, ``stage``/``progress`` on a job),
+so OpenAI's clients read these objects unchanged. ``from_row`` builders turn store rows into bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from store.ids import event_public_id, unix_seconds
+from store.models import Checkpoint, File, Job, JobEvent
+
+#: OpenAI's limits on job metadata.
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+#: Validation warnings shown on a file object (the stored report keeps them all).
+MAX_WARNINGS_SHOWN = 20
+
+# --- errors (documented in the OpenAPI schema) ----------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response: ``{"error": {...}}``."""
+
+    error: ErrorDetail
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+class FileObject(BaseModel):
+    """OpenAI's File object, plus ``sha256``, ``n_examples`` and the validation warnings."""
+
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    status: str
+    status_details: str | None = None
+    expires_at: int | None = None
+    sha256: str
+    n_examples: int | None = None
+    n_warnings: int = 0
+    #: The first validation warnings (duplicates, a BOM, ...); ``n_warnings`` counts all of them.
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: File) -> FileObject:
+        validation = row.validation or {}
+        warnings = [p for p in validation.get("problems", []) if p.get("severity") == "warning"]
+        return cls(
+            id=row.id,
+            bytes=row.bytes,
+            created_at=row.created_at_unix,
+            filename=row.filename,
+            purpose=row.purpose,
+            status=row.status,
+            status_details=row.status_details,
+            sha256=row.sha256,
+            n_examples=row.n_examples,
+            n_warnings=int(validation.get("n_warnings", len(warnings))),
+            warnings=warnings[:MAX_WARNINGS_SHOWN],
+        )
+
+
+class FileList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FileObject]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+class FileDeleted(BaseModel):
+    id: str
+    object: Literal["file"] = "file"
+    deleted: bool = True
+
+
+# --- job creation ---------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    # Unknown keys are refused by name: a typo must not be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RadisMethodSettings(_Strict):
+    """``method.radis``: hyperparameters, how rationales are generated, and the evaluation."""
+
+    hyperparameters: dict[str, Any] | None = None
+    rationale: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
+
+
+class SupervisedMethodSettings(_Strict):
+    """``method.supervised``: the SFT baseline (reference only; no rationales)."""
+
+    hyperparameters: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
+
+
+class MethodRequest(_Strict):
+    type: Literal["radis", "supervised"] = "radis"
+    radis: RadisMethodSettings | None = None
+    supervised: SupervisedMethodSettings | None = None
+
+
+AutoInt = int | Literal["auto"]
+AutoFloat = float | Literal["auto"]
+
+
+class LegacyHyperparameters(_Strict):
+    """OpenAI's deprecated top-level ``hyperparameters``."""
+
+    n_epochs: AutoInt | None = None
+    batch_size: AutoInt | None = None
+    learning_rate_multiplier: AutoFloat | None = None
+
+
+class CreateJobRequest(_Strict):
+    """``POST /v1/fine_tuning/jobs``."""
+
+    model: str = Field(min_length=1, max_length=256)
+    training_file: str = Field(min_length=1, max_length=64)
+    validation_file: str | None = Field(default=None, max_length=64)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    suffix: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    metadata: dict[str, str] | None = None
+    method: MethodRequest | None = None
+    hyperparameters: LegacyHyperparameters | None = None
+    integrations: list[Any] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _check_metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        if len(value) > MAX_METADATA_PAIRS:
+            raise ValueError(f"at most {MAX_METADATA_PAIRS} key-value pairs are allowed, got {len(value)}")
+        for key, item in value.items():
+            if not key or len(key) > MAX_METADATA_KEY:
+                raise ValueError(f"key {key[:MAX_METADATA_KEY]!r}: keys must have 1 to {MAX_METADATA_KEY} characters")
+            if len(item) > MAX_METADATA_VALUE:
+                raise ValueError(f"value of {key!r}: values may have at most {MAX_METADATA_VALUE} characters")
+        return value
+
+    @field_validator("integrations")
+    @classmethod
+    def _no_integrations(cls, value: list[Any] | None) -> list[Any] | None:
+        if value:
+            raise ValueError("integrations are not supported by this service")
+        return value
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+
+
+class JobError(BaseModel):
+    code: str | None
+    message: str | None
+    param: str | None = None
+
+
+#: What OpenAI's job object always shows under ``hyperparameters`` until values are resolved.
+_OPENAI_HYPERPARAMETER_DEFAULTS = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"}
+
+
+def requested_or_resolved_hyperparameters(job: Job) -> dict[str, Any]:
+    """The resolved hyperparameters once the worker wrote them, else what was asked (``auto`` filled in)."""
+    if job.resolved_hyperparameters:
+        return dict(job.resolved_hyperparameters)
+    return {**_OPENAI_HYPERPARAMETER_DEFAULTS, **(job.hyperparameters or {})}
+
+
+class FineTuningJob(BaseModel):
+    """OpenAI's fine-tuning job object, plus ``stage`` and ``progress`` (0-1)."""
+
+    object: Literal["fine_tuning.job"] = "fine_tuning.job"
+    id: str
+    created_at: int
+    model: str
+    fine_tuned_model: str | None
+    finished_at: int | None
+    organization_id: str
+    result_files: list[str]
+    status: str
+    validation_file: str | None
+    training_file: str
+    hyperparameters: dict[str, Any]
+    trained_tokens: int | None
+    error: JobError | None
+    seed: int
+    estimated_finish: int | None
+    integrations: list[Any] = Field(default_factory=list)
+    metadata: dict[str, Any] | None
+    method: dict[str, Any]
+    user_provided_suffix: str | None
+    stage: str | None
+    progress: float
+
+    @classmethod
+    def from_row(cls, job: Job) -> FineTuningJob:
+        hyperparameters = requested_or_resolved_hyperparameters(job)
+        method_body: dict[str, Any] = {"hyperparameters": hyperparameters}
+        for section in ("rationale", "evaluation"):
+            if (job.method_settings or {}).get(section):
+                method_body[section] = job.method_settings[section]
+        error = None
+        if job.error_code or job.error_message:
+            error = JobError(code=job.error_code, message=job.error_message, param=job.error_param)
+        return cls(
+            id=job.id,
+            created_at=job.created_at_unix,
+            model=job.model,
+            fine_tuned_model=job.fine_tuned_model,
+            finished_at=unix_seconds(job.finished_at),
+            organization_id=job.project_id,
+            result_files=list(job.result_files or []),
+            status=job.status,
+            validation_file=job.validation_file_id,
+            training_file=job.training_file_id,
+            hyperparameters=hyperparameters,
+            trained_tokens=job.trained_tokens,
+            error=error,
+            seed=job.seed,
+            estimated_finish=unix_seconds(job.estimated_finish),
+            metadata=job.metadata_,
+            method={"type": job.method, job.method: method_body},
+            user_provided_suffix=job.suffix,
+            stage=job.stage,
+            progress=job.progress,
+        )
+
+
+class JobList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FineTuningJob]
+    has_more: bool
+
+
+class JobEventObject(BaseModel):
+    object: Literal["fine_tuning.job.event"] = "fine_tuning.job.event"
+    id: str
+    created_at: int
+    level: str
+    message: str
+    data: dict[str, Any] | None
+    type: str
+
+    @classmethod
+    def from_row(cls, event: JobEvent) -> JobEventObject:
+        return cls(
+            id=event_public_id(event.id),
+            created_at=event.created_at_unix,
+            level=event.level,
+            message=event.message,
+            data=event.data,
+            type=event.type,
+        )
+
+
+class JobEventList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[JobEventObject]
+    has_more: bool
+
+
+def checkpoint_model_name(job: Job, step: int) -> str:
+    """The name of a checkpoint's model, OpenAI-style: ``ft:<base>:<suffix>:<job id>:ckpt-step-<n>``."""
+    return f"ft:{job.model}:{job.suffix or ''}:{job.id}:ckpt-step-{step}"
+
+
+class CheckpointObject(BaseModel):
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    id: str
+    created_at: int
+    fine_tuned_model_checkpoint: str
+    step_number: int
+    metrics: dict[str, Any]
+    fine_tuning_job_id: str
+
+    @classmethod
+    def from_row(cls, checkpoint: Checkpoint, job: Job) -> CheckpointObject:
+        return cls(
+            id=checkpoint.id,
+            created_at=checkpoint.created_at_unix,
+            fine_tuned_model_checkpoint=checkpoint_model_name(job, checkpoint.step),
+            step_number=checkpoint.step,
+            metrics={"step": checkpoint.step, **(checkpoint.metrics or {})},
+            fine_tuning_job_id=job.id,
+        )
+
+
+class CheckpointList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[CheckpointObject]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+class RationaleSampleList(BaseModel):
+    """A sample of the rationales a RaDis job trained on (first lines of its ``rationales.jsonl``)."""
+
+    object: Literal["list"] = "list"
+    data: list[dict[str, Any]]
+    has_more: bool
+
+
+# --- models ---------------------------------------------------------------------------------------
+
+
+class ModelObject(BaseModel):
+    """OpenAI's model object. Catalogue entries have no creation date: ``created`` is 0 for them."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]

@@ -1,0 +1,227 @@
+"""Stream a ``multipart/form-data`` upload straight into the artifact store.
+
+FastAPI's ``UploadFile`` would spool the whole file before the endpoint runs and enforce no size limit.
+Here python-multipart's incremental parser is fed the raw request body chunk by chunk; the bytes of the
+``file`` part go to :meth:`ArtifactStore.save_stream` as they arrive (hashed on the way, written to a
+temporary file that becomes the blob only when complete), and the store raises
+:class:`~store.artifacts.TooLarge` the moment the limit is passed. Nothing holds more than one network
+chunk in memory. Small text fields (``purpose``) are collected with a size cap.
+
+``save_stream`` is synchronous (file I/O), the request body asynchronous: the store runs in a worker
+thread and pulls each body chunk from the event loop with :func:`anyio.from_thread.run`, so reading
+the network stays on the loop and the disk writes stay off it, with natural back-pressure.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+
+from api.errors import APIError
+from store.artifacts import ArtifactStore, StoredBlob
+
+#: Bytes of multipart framing (boundaries, part headers, small fields) allowed beyond the file limit when
+#: checking ``Content-Length`` up front; the file itself is still counted exactly while it streams.
+FORM_OVERHEAD_BYTES = 64 * 1024
+#: Largest value of a non-file field.
+MAX_FIELD_BYTES = 1024
+#: Longest filename kept (the label is display-only; the column holds 512).
+MAX_FILENAME_CHARS = 255
+
+
+def _form_error(message: str, param: str | None = None) -> APIError:
+    return APIError(400, message, param=param, code="invalid_multipart")
+
+
+def multipart_boundary(content_type: str | None) -> tuple[bytes, str]:
+    """The boundary and charset of a ``multipart/form-data`` content type; 400 when it is something else."""
+    media_type, params = parse_options_header(content_type or "")
+    if media_type != b"multipart/form-data":
+        raise _form_error("Uploads must be sent as multipart/form-data with the fields 'file' and 'purpose'.")
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise _form_error("The multipart/form-data content type has no boundary.")
+    charset = params.get(b"charset", b"utf-8").decode("latin-1")
+    try:
+        charset = codecs.lookup(charset).name
+    except LookupError:
+        charset = "utf-8"
+    return boundary, charset
+
+
+def display_filename(raw: str) -> str:
+    """A caller's filename made safe to show: last path segment, no control characters, bounded length."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return name[:MAX_FILENAME_CHARS] or "upload"
+
+
+@dataclass
+class _Part:
+    name: str = ""
+    filename: str | None = None
+    is_file: bool = False
+    data: bytearray = field(default_factory=bytearray)
+
+
+class MultipartUpload:
+    """Incremental parser of one upload: one file part named ``file_field`` plus small text fields.
+
+    :meth:`feed` takes raw body bytes and returns the file bytes they contained; :attr:`fields` and
+    :attr:`filename` are complete once :meth:`finish` ran.
+    """
+
+    def __init__(self, content_type: str | None, *, file_field: str = "file", allowed_fields: frozenset[str] = frozenset()) -> None:
+        boundary, self._charset = multipart_boundary(content_type)
+        self.file_field = file_field
+        self.allowed_fields = allowed_fields
+        self.fields: dict[str, str] = {}
+        self.filename: str | None = None
+        self.file_seen = False
+        self._part = _Part()
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._disposition = b""
+        self._pending: list[bytes] = []
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._on_part_begin,
+                "on_part_data": self._on_part_data,
+                "on_part_end": self._on_part_end,
+                "on_header_field": self._on_header_field,
+                "on_header_value": self._on_header_value,
+                "on_header_end": self._on_header_end,
+                "on_headers_finished": self._on_headers_finished,
+            },
+        )
+
+    # --- parser callbacks (they run inside feed) -------------------------------------------------
+
+    def _on_part_begin(self) -> None:
+        self._part = _Part()
+        self._disposition = b""
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        if bytes(self._header_name).lower() == b"content-disposition":
+            self._disposition = bytes(self._header_value)
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def _on_headers_finished(self) -> None:
+        disposition, options = parse_options_header(self._disposition)
+        if disposition != b"form-data" or b"name" not in options:
+            raise _form_error("A multipart part has no 'Content-Disposition: form-data; name=...' header.")
+        part = self._part
+        part.name = options[b"name"].decode(self._charset, errors="replace")
+        if b"filename" in options:
+            if part.name != self.file_field:
+                raise _form_error(f"Unexpected file field {part.name!r}: send the file as '{self.file_field}'.", part.name)
+            if self.file_seen:
+                raise _form_error(f"Only one '{self.file_field}' may be uploaded per request.", self.file_field)
+            part.is_file = True
+            self.file_seen = True
+            self.filename = display_filename(options[b"filename"].decode(self._charset, errors="replace"))
+        elif part.name == self.file_field:
+            raise _form_error(f"'{self.file_field}' must be a file part (with a filename).", self.file_field)
+        elif part.name not in self.allowed_fields:
+            raise _form_error(f"Unrecognized form field: '{part.name}'.", part.name)
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._part
+        if part.is_file:
+            self._pending.append(data[start:end])
+            return
+        if len(part.data) + (end - start) > MAX_FIELD_BYTES:
+            raise _form_error(f"The form field '{part.name}' is longer than {MAX_FIELD_BYTES} bytes.", part.name)
+        part.data += data[start:end]
+
+    def _on_part_end(self) -> None:
+        part = self._part
+        if not part.is_file:
+            self.fields[part.name] = part.data.decode(self._charset, errors="replace")
+
+    # --- driving ---------------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Parse ``chunk``; return the file bytes found in it (possibly none)."""
+        try:
+            self._parser.write(chunk)
+        except FormParserError as exc:
+            raise _form_error(f"The multipart body is malformed: {exc}") from None
+        out, self._pending = self._pending, []
+        return out
+
+    def finish(self) -> None:
+        """Check that the body ended with the closing boundary: a cut-off body must not become a file."""
+        # python-multipart's finalize() does not check this (yet); its state does tell.
+        if self._parser.state != MultipartState.END:
+            raise _form_error("The multipart body ended before its closing boundary.")
+
+
+@dataclass
+class ReceivedUpload:
+    """A stored upload: the blob, the caller's (display) filename and the text fields."""
+
+    blob: StoredBlob
+    filename: str
+    fields: dict[str, str]
+
+
+async def receive_upload(
+    body: AsyncIterator[bytes],
+    content_type: str | None,
+    artifacts: ArtifactStore,
+    *,
+    max_bytes: int,
+    prefix: str,
+    name: str,
+    allowed_fields: frozenset[str],
+) -> ReceivedUpload:
+    """Stream the file part of a multipart ``body`` into ``artifacts`` under ``prefix``/…/``name``.
+
+    Raises :class:`~store.artifacts.TooLarge` past ``max_bytes`` file bytes and
+    :class:`~api.errors.APIError` (400) for a malformed form or a missing file; in both cases nothing is
+    kept. On success the caller owns the blob (and deletes it if a later check fails).
+    """
+    upload = MultipartUpload(content_type, allowed_fields=allowed_fields)
+    chunks = aiter(body)
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await anext(chunks)
+        except StopAsyncIteration:
+            return None
+
+    def file_bytes() -> Iterator[bytes]:
+        # Runs in the worker thread, inside save_stream: each body chunk is fetched from the event loop.
+        while True:
+            chunk = anyio.from_thread.run(next_chunk)
+            if chunk is None:
+                break
+            if chunk:
+                yield from upload.feed(chunk)
+        upload.finish()
+
+    def store() -> StoredBlob:
+        return artifacts.save_stream(file_bytes(), max_bytes=max_bytes, prefix=prefix, name=name)
+
+    blob = await anyio.to_thread.run_sync(store)
+    if not upload.file_seen:
+        artifacts.delete(blob.key)
+        raise _form_error("Missing required parameter: 'file'.", "file")
+    return ReceivedUpload(blob=blob, filename=upload.filename or "upload", fields=dict(upload.fields))
