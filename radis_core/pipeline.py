@@ -34,9 +34,8 @@ class CorpusRejected(ValueError):
     """The training or validation file has errors; ``report`` says which lines."""
 
     def __init__(self, which: str, report: Any) -> None:
-        first = report.first_error
-        where = f"line {first.line}: " if first is not None and first.line else ""
-        super().__init__(f"{which} file is invalid: {where}{first.message if first else 'no usable pairs'}")
+        first = report.first_error  # its message already starts with "line N:"
+        super().__init__(f"{which} file is invalid: {first.message if first else 'no usable pairs'}")
         self.which = which
         self.report = report
 

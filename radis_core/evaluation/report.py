@@ -91,6 +91,10 @@ def _fmt(value: Any, digits: int = 2) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return "—" if not math.isfinite(value) else f"{value:.{digits}f}"
+    if isinstance(value, list) and len(value) > 6:
+        # Long series (the loss curve) belong in the JSON report and the dashboard, not a table cell.
+        ends = [_fmt(v, digits) for v in (value[0], value[-1])]
+        return _cell(f"{len(value)} values: {ends[0]} … {ends[1]}")
     if isinstance(value, (dict, list)):
         return _cell(json.dumps(value, ensure_ascii=False))
     return _cell(str(value))

@@ -1,0 +1,306 @@
+"""The runner on real components: Postgres (committed), the artifact store, and radis_core on the tiny model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.artifacts import ArtifactStore
+from store.db import session_scope
+from store.events import list_checkpoints
+from store.ids import utcnow
+from store.jobs import claim_job, request_cancel, take_over_stale
+from store.models import File, JobEvent
+from store.settings import Settings
+from worker.results import RESULT_PURPOSE
+from worker.runner import process_job
+
+from .conftest import de_en_pairs, event_messages, first_event_id, job_events, load_job
+
+pytestmark = pytest.mark.timeout(300)
+
+#: A job without the retention benchmarks: the quickest complete run.
+QUICK = {"method": "supervised", "method_settings": {"evaluation": {"retention": False}}}
+
+
+def _stage_events(events: list[JobEvent]) -> list[str]:
+    """Stages in the order the store recorded entering them (``set_stage`` writes ``{"stage": …}``)."""
+    return [e.data["stage"] for e in events if e.data and set(e.data) == {"stage"}]
+
+
+def _training_steps(events: list[JobEvent]) -> list[int]:
+    return [e.data["step"] for e in events if e.type == "metrics" and e.data and "train_loss" in e.data]
+
+
+def _run_in_thread(target: Callable[[], str]) -> tuple[threading.Thread, dict[str, str]]:
+    result: dict[str, str] = {}
+
+    def body() -> None:
+        try:
+            result["outcome"] = target()
+        except BaseException as exc:  # surfaced by the test's assertion on result
+            result["error"] = repr(exc)
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def _wait_for(condition: Callable[[], object], timeout: float = 180.0, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _project_of(factory: sessionmaker[Session], job_id: str) -> str:
+    return load_job(factory, job_id).project_id
+
+
+def test_a_job_runs_to_succeeded_with_events_checkpoints_and_result_files(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    job_id = make_job()
+
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "succeeded"
+
+    job = load_job(factory, job_id)
+    assert job.status == "succeeded" and job.error_code is None
+    assert job.progress == 1.0 and job.estimated_finish is None and job.stage == "exporting"
+    assert job.fine_tuned_model == f"ft:tiny-llama:radis:{job_id}"
+    assert job.trained_tokens and job.trained_tokens > 0
+    assert job.resolved_hyperparameters["batch_size"] == 4 and job.resolved_hyperparameters["max_steps"] == 3
+    assert job.attempts == 1 and job.worker_id == "worker-a"
+
+    events = job_events(factory, job_id)
+    messages = [e.message for e in events]
+    assert messages[0].startswith("Created fine-tuning job") and messages[1] == "Fine-tuning job started"
+    assert messages[-2:] == [f"New fine-tuned model created: {job.fine_tuned_model}", "The job has successfully completed"]
+    assert _stage_events(events) == ["generating_rationales", "training", "evaluating", "exporting"]
+    assert messages.count("Exporting the adapter") == 1  # the pipeline's line repeats the stage's
+    assert _training_steps(events) == [1, 2, 3]
+    ids = [e.id for e in events]
+    assert ids == sorted(ids)
+    # Each step's metrics come after the training stage began and before evaluation began.
+    stage_at = {e.data["stage"]: e.id for e in events if e.data and set(e.data) == {"stage"}}
+    step_ids = [e.id for e in events if e.type == "metrics" and e.data and "train_loss" in e.data]
+    assert stage_at["training"] < min(step_ids) and max(step_ids) < stage_at["evaluating"]
+    assert any(e.type == "metrics" and e.data and "rationales_done" in e.data for e in events)
+    # Server paths are not the caller's business.
+    assert not any(str(artifacts.root) in e.message or str(artifacts.root) in json.dumps(e.data) for e in events)
+
+    with session_scope(factory) as session:
+        checkpoints, _ = list_checkpoints(session, job_id)
+    assert [c.step for c in checkpoints] == [2, 1]
+    for checkpoint in checkpoints:
+        assert checkpoint.storage_key == f"jobs/{job_id}/work/checkpoints/step-{checkpoint.step:08d}"
+        assert (artifacts.path(checkpoint.storage_key) / "adapter.safetensors").is_file()
+        assert checkpoint.metrics["step"] == checkpoint.step and checkpoint.metrics["train_loss"] > 0
+
+    with session_scope(factory) as session:
+        files = {f.id: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
+    assert [files[i].filename for i in job.result_files] == [
+        f"{job_id}-adapter.tar.gz", f"{job_id}-report.json", f"{job_id}-rationales.jsonl"
+    ]
+    for row in files.values():
+        assert row.purpose == RESULT_PURPOSE and row.project_id == job.project_id and row.status == "processed"
+        blob = artifacts.path(row.storage_key).read_bytes()
+        assert len(blob) == row.bytes and hashlib.sha256(blob).hexdigest() == row.sha256
+
+    adapter_row, report_row, rationales_row = (files[i] for i in job.result_files)
+    report = json.loads(artifacts.path(report_row.storage_key).read_text())
+    assert "bleu" in json.dumps(report) and "drift" in json.dumps(report)
+    assert rationales_row.n_examples == 12
+
+    with tarfile.open(artifacts.path(adapter_row.storage_key), "r:gz") as archive:
+        archive.extractall(tmp_path / "download", filter="data")
+    folder = tmp_path / "download" / f"{job_id}-adapter"
+    assert json.loads((folder / "meta.json").read_text())["method"] == "radis"
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tuned = PeftModel.from_pretrained(base, folder)
+    assert any("lora_A" in name for name, _ in tuned.named_parameters())
+
+
+def test_cancel_requested_mid_run_ends_cancelled(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+) -> None:
+    job_id = make_job(method="supervised")
+    thread, result = _run_in_thread(
+        lambda: process_job(factory, artifacts, worker_settings, job_id, "worker-a", cancel_poll_s=0.1)
+    )
+    _wait_for(lambda: first_event_id(factory, job_id, lambda e: bool(e.data and "train_loss" in e.data)), what="step 1")
+    with session_scope(factory) as session:
+        assert request_cancel(session, _project_of(factory, job_id), job_id).status == "running"
+    thread.join(timeout=180)
+
+    assert result == {"outcome": "cancelled"}
+    job = load_job(factory, job_id)
+    assert job.status == "cancelled" and job.fine_tuned_model is None and job.result_files == []
+    events = job_events(factory, job_id)
+    messages = [e.message for e in events]
+    assert messages[-1] == "Job cancelled"
+    assert "Cancellation requested; the job stops at its next step" in messages
+    assert "exporting" not in _stage_events(events)
+
+
+def _corrupt(line_number: int) -> bytes:
+    """The 16-pair corpus with line ``line_number`` replaced by broken JSON."""
+    lines = [json.dumps(p.to_dict(), ensure_ascii=False) for p in de_en_pairs()]
+    lines[line_number - 1] = '{"source": "Ich habe einen Hund", "target": '
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("which", ["training_file", "validation_file"])
+def test_a_bad_corpus_fails_with_invalid_training_file_naming_the_line(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, which: str
+) -> None:
+    if which == "training_file":
+        job_id = make_job(corpus=_corrupt(5))
+    else:
+        job_id = make_job(validation=_corrupt(5))
+
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "failed"
+
+    job = load_job(factory, job_id)
+    assert (job.status, job.error_code, job.error_param) == ("failed", "invalid_training_file", which)
+    assert "line 5" in job.error_message
+    assert event_messages(factory, job_id)[-1] == f"Job failed: {job.error_message}"
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "param"),
+    [({"n_epochs": -1}, "hyperparameters.n_epochs"), ({"bogus": 1}, "hyperparameters.bogus")],
+)
+def test_bad_hyperparameters_fail_naming_the_field(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, hyperparameters, param
+) -> None:
+    job_id = make_job(hyperparameters=hyperparameters)
+
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "failed"
+
+    job = load_job(factory, job_id)
+    assert (job.error_code, job.error_param) == ("invalid_hyperparameters", param)
+    assert param.split(".")[1] in job.error_message
+
+
+def test_an_unknown_model_fails_with_model_not_found(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, tmp_path: Path
+) -> None:
+    job_id = make_job(model=str(tmp_path / "no-such-model"), **QUICK)
+
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "failed"
+
+    job = load_job(factory, job_id)
+    assert (job.error_code, job.error_param) == ("model_not_found", "model")
+    assert "no-such-model" in job.error_message
+
+
+def test_a_diverging_run_fails_with_training_diverged(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+) -> None:
+    # Adam moves every weight by about the learning rate each step: 1e30 overflows the logits at step 2.
+    job_id = make_job(hyperparameters={"learning_rate": 1.0, "learning_rate_multiplier": 1e30}, **QUICK)
+
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "failed"
+
+    job = load_job(factory, job_id)
+    assert job.error_code == "training_diverged"
+    assert "step 2" in job.error_message and "learning_rate" in job.error_message
+    assert _training_steps(job_events(factory, job_id)) == [1]
+
+
+def test_two_workers_racing_run_the_job_once_and_a_late_delivery_is_a_no_op(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+) -> None:
+    job_id = make_job(hyperparameters={"max_steps": 1}, **QUICK)
+    barrier = threading.Barrier(2)
+
+    def deliver(worker_id: str) -> str:
+        barrier.wait()
+        return process_job(factory, artifacts, worker_settings, job_id, worker_id)
+
+    runs = [_run_in_thread(lambda w=w: deliver(w)) for w in ("worker-a", "worker-b")]
+    for thread, _ in runs:
+        thread.join(timeout=180)
+    outcomes = {w: result.get("outcome", result.get("error")) for w, (_, result) in zip(("worker-a", "worker-b"), runs)}
+
+    assert sorted(outcomes.values()) == ["skipped", "succeeded"], outcomes
+    winner = next(w for w, outcome in outcomes.items() if outcome == "succeeded")
+    job = load_job(factory, job_id)
+    assert job.status == "succeeded" and job.worker_id == winner and job.attempts == 1
+    messages = event_messages(factory, job_id)
+    assert messages.count("Fine-tuning job started") == 1
+
+    # The broker delivers the message once more: nothing changes.
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-c") == "skipped"
+    again = load_job(factory, job_id)
+    assert (again.status, again.worker_id, again.finished_at, again.result_files) == (
+        "succeeded", winner, job.finished_at, job.result_files
+    )
+    assert event_messages(factory, job_id) == messages
+
+
+def test_a_stale_running_job_is_taken_over_and_finished(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+) -> None:
+    job_id = make_job(hyperparameters={"max_steps": 1}, **QUICK)
+    with session_scope(factory) as session:
+        assert claim_job(session, job_id, "dead-worker") is not None
+
+    # Its heartbeat is fresh: another delivery leaves it to its owner.
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-b") == "skipped"
+    time.sleep(worker_settings.stale_after_s + 0.2)
+
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-b") == "succeeded"
+    job = load_job(factory, job_id)
+    assert job.status == "succeeded" and job.worker_id == "worker-b" and job.attempts == 2
+    assert any("taken over by worker-b" in m for m in event_messages(factory, job_id))
+
+
+def test_a_worker_that_lost_its_job_stops_and_the_next_owner_resumes_from_its_checkpoint(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+) -> None:
+    job_id = make_job(method="supervised")
+    thread, result = _run_in_thread(
+        lambda: process_job(factory, artifacts, worker_settings, job_id, "worker-a", cancel_poll_s=0.1)
+    )
+    _wait_for(lambda: first_event_id(factory, job_id, lambda e: bool(e.data and "train_loss" in e.data)), what="step 1")
+    # Another worker takes the job over (as if worker-a had missed its heartbeats).
+    with session_scope(factory) as session:
+        assert take_over_stale(session, job_id, "worker-b", stale_before=utcnow().replace(year=2100)) is not None
+    thread.join(timeout=180)
+
+    assert result == {"outcome": "lost"}
+    job = load_job(factory, job_id)
+    assert (job.status, job.worker_id, job.error_code) == ("running", "worker-b", None)
+    # The take-over is the last word: worker-a wrote no event, failure or cancellation after it.
+    assert "taken over by worker-b" in event_messages(factory, job_id)[-1]
+
+    # worker-b never runs it either; once its heartbeat is stale, a third worker resumes the training.
+    time.sleep(worker_settings.stale_after_s + 0.2)
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-c") == "succeeded"
+    job = load_job(factory, job_id)
+    assert (job.status, job.worker_id, job.attempts) == ("succeeded", "worker-c", 3)
+    messages = event_messages(factory, job_id)
+    resumed = [m for m in messages if m.startswith("Resumed from checkpoint at step")]
+    assert resumed, messages
+    # Steps before the checkpoint are not trained again.
+    resumed_at = int(resumed[0].rsplit(" ", 1)[1])
+    after = messages[messages.index(resumed[0]):]
+    assert not any(m.startswith(f"Step {resumed_at}/") for m in after)

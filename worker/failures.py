@@ -1,0 +1,70 @@
+"""Map what stopped a run to OpenAI's job ``error`` fields (``code``, ``message``, ``param``).
+
+Callers see these, so messages say what to change and never carry internals: an unexpected
+exception becomes ``internal_error`` naming only its class and the stage (the traceback goes to the
+worker log), because exception texts can hold connection strings or file contents.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from radis_core.events import TrainingDiverged
+from radis_core.hyperparams import HyperparameterError
+from radis_core.models import ModelSourceError
+from store.errors import QuotaExceeded
+from worker.spec import SpecError, hyperparameter_param
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The ``error`` of a failed job."""
+
+    code: str
+    message: str
+    param: str | None = None
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    torch = sys.modules.get("torch")  # loaded by the run if it got far enough to allocate tensors
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    # CPU tensors that do not fit raise a plain RuntimeError from torch's allocator.
+    return isinstance(exc, RuntimeError) and (
+        "DefaultCPUAllocator: can't allocate memory" in str(exc) or "CUDA out of memory" in str(exc)
+    )
+
+
+def classify(exc: BaseException, stage: str | None) -> Failure:
+    """The job error for ``exc``, raised while the run was in ``stage`` (``None`` before the first stage)."""
+    # Imported here: the pipeline module is the worker child's business, not the importer's.
+    from radis_core.pipeline import CorpusRejected
+
+    where = stage.replace("_", " ") if stage else "setup"
+    if isinstance(exc, SpecError):
+        return Failure(exc.code, exc.message, exc.param)
+    if isinstance(exc, CorpusRejected):
+        param = "validation_file" if exc.which == "validation" else "training_file"
+        return Failure("invalid_training_file", str(exc), param)
+    if isinstance(exc, HyperparameterError):
+        return Failure("invalid_hyperparameters", str(exc), hyperparameter_param(str(exc)))
+    if isinstance(exc, ModelSourceError):
+        return Failure("model_not_found", str(exc), "model")
+    if isinstance(exc, TrainingDiverged):
+        return Failure(
+            "training_diverged",
+            f"Training diverged: {exc}. Lower learning_rate or learning_rate_multiplier, or raise batch_size.",
+            "hyperparameters.learning_rate_multiplier",
+        )
+    if _is_out_of_memory(exc):
+        return Failure(
+            "out_of_memory",
+            f"The worker ran out of memory during {where}. Lower batch_size or max_seq_len, or use a smaller model.",
+            None,
+        )
+    if isinstance(exc, QuotaExceeded):
+        return Failure("quota_exceeded", f"The job's results could not be stored: {exc}", None)
+    return Failure("internal_error", f"Internal error during {where} ({type(exc).__name__}); the worker log has the details.", None)

@@ -1,0 +1,156 @@
+"""Send jobs whose queue message was lost again. The store is the source of truth; the broker a doorbell.
+
+Two cases: a ``queued`` job whose message was never sent (the API died between commit and enqueue) or
+was sent long ago (the broker lost it: a Redis restart without persistence, a flushed queue); and a
+``running`` job whose heartbeat is stale (its worker died). Both get a new ``radis.run_job`` message;
+the worker that receives it claims the queued job, or takes the stale one over and resumes it from
+its newest checkpoint. Duplicates are harmless (only one claim or take-over wins), so several
+reconcilers may run at once.
+
+Run it beside the workers as a loop, ``python -m worker.reconciler`` (:func:`run_forever`); the
+``radis worker`` command starts it next to ``celery -A worker.app worker -Q gpu``. It is a separate
+loop rather than a Celery beat entry on purpose: a beat task would wait in the ``gpu`` queue behind
+the long job it may be meant to rescue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from collections.abc import Callable, MutableMapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import jobs as store_jobs
+from store.ids import utcnow
+from store.settings import Settings, get_settings
+from worker.app import enqueue_job
+from worker.runner import worker_sessionmaker
+from worker.store_writes import in_transaction
+
+log = logging.getLogger(__name__)
+
+#: A queued job's message is presumed lost this long after it was sent. Longer than a job usually
+#: waits behind others, so a busy queue does not fill up with duplicates.
+DEFAULT_REQUEUE_AFTER_S = 600.0
+#: A queued job never enqueued is sent this long after its creation (the API enqueues right after its
+#: commit; within this window it is presumably still doing so).
+DEFAULT_UNSENT_GRACE_S = 30.0
+#: Seconds between passes of :func:`run_forever`.
+DEFAULT_INTERVAL_S = 60.0
+
+
+def reconcile_once(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    enqueue: Callable[[str], None] = enqueue_job,
+    now: datetime | None = None,
+    *,
+    requeue_after_s: float = DEFAULT_REQUEUE_AFTER_S,
+    unsent_grace_s: float = DEFAULT_UNSENT_GRACE_S,
+    recently_sent: MutableMapping[str, datetime] | None = None,
+) -> dict[str, int]:
+    """One pass; returns counts ``{"queued": …, "stale": …, "errors": …}`` of jobs sent and failed sends.
+
+    ``recently_sent`` (job id → when this reconciler last sent it) keeps a long-lived loop from sending a
+    stale running job again on every pass while no worker is free to take it; queued jobs need no memory
+    (their ``enqueued_at`` is stored).
+    """
+    now = now or utcnow()
+    grace_before = now - timedelta(seconds=unsent_grace_s)
+    requeue_before = now - timedelta(seconds=requeue_after_s)
+    stale_before = now - timedelta(seconds=settings.stale_after_s)
+
+    def find(session: Session) -> tuple[list[str], list[str]]:
+        queued = [
+            job.id
+            for job in store_jobs.queued_jobs_older_than(session, grace_before)
+            if job.enqueued_at is None or job.enqueued_at < requeue_before
+        ]
+        stale = [job.id for job in store_jobs.stale_running_jobs(session, stale_before)]
+        return queued, stale
+
+    queued, stale = in_transaction(factory, find)
+    if recently_sent is not None:
+        for job_id, sent_at in list(recently_sent.items()):
+            if sent_at < requeue_before:
+                del recently_sent[job_id]
+        stale = [job_id for job_id in stale if job_id not in recently_sent]
+
+    counts = {"queued": 0, "stale": 0, "errors": 0}
+    for kind, job_ids in (("queued", queued), ("stale", stale)):
+        for job_id in job_ids:
+            try:
+                enqueue(job_id)
+            except Exception as exc:  # noqa: BLE001 - one unreachable send must not stop the pass
+                log.warning("job %s: could not enqueue (%s)", job_id, type(exc).__name__)
+                counts["errors"] += 1
+                continue
+            if kind == "queued":
+                in_transaction(factory, lambda s, job_id=job_id: store_jobs.mark_enqueued(s, job_id))
+            elif recently_sent is not None:
+                recently_sent[job_id] = now
+            counts[kind] += 1
+            log.info("job %s: %s job enqueued again", job_id, kind)
+    return counts
+
+
+def run_forever(
+    interval_s: float = DEFAULT_INTERVAL_S,
+    *,
+    factory: sessionmaker[Session] | None = None,
+    settings: Settings | None = None,
+    enqueue: Callable[[str], None] = enqueue_job,
+    stop: threading.Event | None = None,
+    requeue_after_s: float = DEFAULT_REQUEUE_AFTER_S,
+    unsent_grace_s: float = DEFAULT_UNSENT_GRACE_S,
+) -> None:
+    """Reconcile every ``interval_s`` seconds until ``stop`` is set (forever without one); the thresholds
+    are :func:`reconcile_once`'s.
+
+    A failing pass (database down) is logged and retried at the next interval: the loop never dies.
+    """
+    settings = settings or get_settings()
+    factory = factory or worker_sessionmaker(settings.database_url)
+    stop = stop or threading.Event()
+    sent: dict[str, datetime] = {}
+    log.info("reconciler started (every %.0f s)", interval_s)
+    while True:
+        try:
+            counts = reconcile_once(
+                factory, settings, enqueue,
+                requeue_after_s=requeue_after_s, unsent_grace_s=unsent_grace_s, recently_sent=sent,
+            )
+            if counts["queued"] or counts["stale"] or counts["errors"]:
+                log.info("reconciler pass: %s", counts)
+        except Exception:  # noqa: BLE001 - the next pass tries again
+            log.exception("reconciler pass failed; retrying in %.0f s", interval_s)
+        if stop.wait(interval_s):
+            return
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m worker.reconciler [--interval SECONDS]``: run :func:`run_forever` with the environment's settings."""
+    parser = argparse.ArgumentParser(prog="python -m worker.reconciler", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds between passes")
+    parser.add_argument("--requeue-after", type=float, default=DEFAULT_REQUEUE_AFTER_S,
+                        help="seconds after which a queued job's message is presumed lost")
+    parser.add_argument("--unsent-grace", type=float, default=DEFAULT_UNSENT_GRACE_S,
+                        help="seconds a new job may stay unsent before the reconciler sends it")
+    args = parser.parse_args(argv)
+    for flag, value in (("--interval", args.interval), ("--requeue-after", args.requeue_after)):
+        if value <= 0:
+            parser.error(f"{flag}: must be > 0, got {value}")
+    if args.unsent_grace < 0:
+        parser.error(f"--unsent-grace: must be >= 0, got {args.unsent_grace}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run_forever(args.interval, requeue_after_s=args.requeue_after, unsent_grace_s=args.unsent_grace)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Publish a finished run: the adapter archive, the report and the rationales become files of the project.
+
+The blobs are written first (each atomically); the file rows and the job's ``succeeded`` transition
+then go in **one** transaction, so a job is never succeeded without its files, and a worker that dies
+in between leaves no half-published job (the blobs it wrote are deleted, or at worst orphaned, never
+listed). The adapter archive's size and SHA-256 are on its file row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from radis_core.events import JobResult
+from store import jobs as store_jobs
+from store.artifacts import MiB, ArtifactStore, StoredBlob
+from store.files import create_file
+from store.ids import new_file_id
+from store.models import FileStatus, Job, JobStatus
+from worker.spec import JobFacts, model_short_name
+from worker.store_writes import in_transaction
+
+log = logging.getLogger(__name__)
+
+#: The ``purpose`` of files a job produced (OpenAI's name for fine-tuning result files).
+RESULT_PURPOSE = "fine-tune-results"
+#: Artifact key prefix of file blobs (the API stores uploads under the same prefix).
+FILES_PREFIX = "files"
+
+
+@dataclass(frozen=True)
+class _Blob:
+    file_id: str
+    filename: str
+    stored: StoredBlob
+    n_examples: int | None = None
+
+
+def fine_tuned_model_name(facts: JobFacts) -> str:
+    """``ft:<base short name>:<suffix or 'radis'>:<job id>``, the name callers use for the tuned model
+    (a ``:`` or space in the suffix becomes ``-``, so the name always has four fields)."""
+    suffix = re.sub(r"[^A-Za-z0-9._-]+", "-", facts.suffix or "").strip("-") or "radis"
+    return f"ft:{model_short_name(facts.model)}:{suffix}:{facts.job_id}"
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(MiB):
+            yield chunk
+
+
+def _store_file(artifacts: ArtifactStore, path: Path, filename: str) -> _Blob:
+    file_id = new_file_id()
+    stored = artifacts.save_stream(_chunks(path), max_bytes=path.stat().st_size, prefix=FILES_PREFIX, name=file_id)
+    n_lines = None
+    if filename.endswith(".jsonl"):
+        with path.open("rb") as handle:
+            n_lines = sum(1 for line in handle if line.strip())
+    return _Blob(file_id, filename, stored, n_lines)
+
+
+def publish_results(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, facts: JobFacts, worker_id: str, result: JobResult
+) -> Job:
+    """Store the run's outputs as result files and mark the job succeeded; returns the job.
+
+    Raises :class:`store.errors.LostOwnership` (nothing is published then) and
+    :class:`store.errors.QuotaExceeded` when the project's storage limit leaves no room.
+    """
+    job_id = facts.job_id
+    blobs: list[_Blob] = []
+    try:
+        adapter_id = new_file_id()
+        archive = artifacts.publish_dir_as_tar_gz(
+            result.adapter_dir, artifacts.new_key(FILES_PREFIX, adapter_id), root_name=f"{job_id}-adapter"
+        )
+        blobs.append(_Blob(adapter_id, f"{job_id}-adapter.tar.gz", archive))
+        blobs.append(_store_file(artifacts, Path(result.report_path), f"{job_id}-report.json"))
+        rationales = Path(result.report_path).parent / "rationales.jsonl"
+        if rationales.is_file():
+            blobs.append(_store_file(artifacts, rationales, f"{job_id}-rationales.jsonl"))
+
+        def work(session: Session) -> Job:
+            for blob in blobs:
+                create_file(
+                    session,
+                    project_id=facts.project_id,
+                    filename=blob.filename,
+                    purpose=RESULT_PURPOSE,
+                    nbytes=blob.stored.bytes,
+                    sha256=blob.stored.sha256,
+                    storage_key=blob.stored.key,
+                    status=FileStatus.PROCESSED,
+                    n_examples=blob.n_examples,
+                    file_id=blob.file_id,
+                )
+            return store_jobs.mark_succeeded(
+                session,
+                job_id,
+                worker_id,
+                fine_tuned_model=fine_tuned_model_name(facts),
+                trained_tokens=int(result.trained_tokens),
+                result_files=[blob.file_id for blob in blobs],
+            )
+
+        return in_transaction(factory, work)
+    except BaseException:
+        if blobs and _already_published(factory, job_id, [blob.file_id for blob in blobs]):
+            # The commit went through but its answer was lost (the retry then hit the rows it made).
+            return in_transaction(factory, lambda s: store_jobs.get_job_any(s, job_id))
+        for blob in blobs:
+            artifacts.delete(blob.stored.key)
+        raise
+
+
+def _already_published(factory: sessionmaker[Session], job_id: str, file_ids: list[str]) -> bool:
+    try:
+        job = in_transaction(factory, lambda s: store_jobs.get_job_any(s, job_id))
+    except Exception:  # noqa: BLE001 - cannot tell; the caller's error is the one to report
+        return False
+    return job.status == JobStatus.SUCCEEDED and list(job.result_files or []) == file_ids

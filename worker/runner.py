@@ -1,0 +1,196 @@
+"""Claim a job from the store and run it: job → JobSpec → radis_core → store. No Celery here.
+
+:func:`process_job` is what a queue delivery does: claim the job (``queued → running``) or take over a
+running one whose worker stopped sending heartbeats, then :func:`run_claimed_job`. A delivery for a
+job that another worker runs, or that has finished, returns ``"skipped"`` and changes nothing, so
+duplicate messages are harmless and the reconciler may send them freely.
+
+:func:`run_claimed_job` always leaves the job terminal (``succeeded``, ``failed`` with an OpenAI error
+code, or ``cancelled``), except when the worker lost the job to another one: then it stops and writes
+nothing more, because the job is someone else's now.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from functools import lru_cache
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from radis_core.events import JobCancelled
+from store import jobs as store_jobs
+from store.artifacts import ArtifactStore
+from store.db import make_engine, make_sessionmaker
+from store.errors import InvalidTransition, NotFound
+from store.ids import utcnow
+from store.models import JobStatus
+from store.settings import Settings
+from worker.failures import Failure, classify
+from worker.progress import Heartbeat, JobReporter, OwnershipLost
+from worker.results import publish_results
+from worker.spec import build_spec
+from worker.store_writes import in_transaction
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["succeeded", "failed", "cancelled", "lost", "skipped"]
+
+#: How often the pipeline's cancel check reads the store (each read is also a heartbeat).
+DEFAULT_CANCEL_POLL_S = 1.0
+
+
+def new_worker_id() -> str:
+    """An id for one worker process: host, pid and a random part (a pid can be reused after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@lru_cache(maxsize=4)
+def worker_sessionmaker(database_url: str) -> sessionmaker[Session]:
+    """This process's session factory for ``database_url`` (one engine per process; Celery forks a
+    child per job, and a connection pool must not cross a fork)."""
+    return make_sessionmaker(make_engine(database_url))
+
+
+def claim(factory: sessionmaker[Session], settings: Settings, job_id: str, worker_id: str) -> str | None:
+    """Make ``worker_id`` the owner of the job: ``"claimed"`` (it was queued), ``"taken_over"`` (it was
+    running with a heartbeat older than ``settings.stale_after_s``), or ``None`` (leave it alone)."""
+
+    def work(session: Session) -> str | None:
+        if store_jobs.claim_job(session, job_id, worker_id) is not None:
+            return "claimed"
+        try:
+            job = store_jobs.get_job_any(session, job_id)
+        except NotFound:
+            log.warning("job %s does not exist; message dropped", job_id)
+            return None
+        if job.status != JobStatus.RUNNING:
+            return None
+        stale_before = utcnow() - timedelta(seconds=settings.stale_after_s)
+        if store_jobs.take_over_stale(session, job_id, worker_id, stale_before) is not None:
+            return "taken_over"
+        return None
+
+    return in_transaction(factory, work)
+
+
+def process_job(
+    factory: sessionmaker[Session],
+    artifacts: ArtifactStore,
+    settings: Settings,
+    job_id: str,
+    worker_id: str,
+    *,
+    cancel_poll_s: float = DEFAULT_CANCEL_POLL_S,
+) -> Outcome:
+    """Claim the job (or take over a stale one) and run it; ``"skipped"`` when it is not ours to run."""
+    how = claim(factory, settings, job_id, worker_id)
+    if how is None:
+        log.info("job %s: not claimable (running elsewhere, finished, or unknown); skipped", job_id)
+        return "skipped"
+    log.info("job %s: %s by worker %s", job_id, how.replace("_", " "), worker_id)
+    return run_claimed_job(factory, artifacts, settings, job_id, worker_id, cancel_poll_s=cancel_poll_s)
+
+
+def _finish(factory: sessionmaker[Session], job_id: str, work: Callable[[Session], object]) -> Outcome | None:
+    """Run a final transition; ``"lost"`` if the job is no longer ours, ``None`` when it went through."""
+    try:
+        in_transaction(factory, work)
+    except InvalidTransition as exc:  # LostOwnership included
+        log.warning("job %s: final transition refused (%s); the job is not ours any more", job_id, exc)
+        return "lost"
+    return None
+
+
+def run_claimed_job(
+    factory: sessionmaker[Session],
+    artifacts: ArtifactStore,
+    settings: Settings,
+    job_id: str,
+    worker_id: str,
+    *,
+    cancel_poll_s: float = DEFAULT_CANCEL_POLL_S,
+) -> Outcome:
+    """Run a job that ``worker_id`` owns (status ``running``) to a terminal state; see the module docstring."""
+    reporter: JobReporter | None = None
+    heartbeat: Heartbeat | None = None
+    try:
+        spec, facts = in_transaction(
+            factory, lambda s: build_spec(s, artifacts, settings, store_jobs.get_job_any(s, job_id))
+        )
+        reporter = JobReporter(
+            factory,
+            artifacts,
+            job_id=job_id,
+            worker_id=worker_id,
+            method=facts.method,
+            keep_checkpoints=facts.keep_checkpoints,
+            hide_paths={str(artifacts.root): "<artifacts>", str(settings.cache_dir): "<cache>"},
+            cancel_poll_s=cancel_poll_s,
+        )
+        # A cancel requested before the run (or before a take-over) needs no model loaded.
+        if reporter.beat():
+            raise JobCancelled("cancel requested before the run started")
+        heartbeat = Heartbeat(reporter, settings.heartbeat_interval_s)
+        heartbeat.start()
+
+        from radis_core.pipeline import run_job  # heavy work lives in the worker child only
+
+        result = run_job(spec, on_event=reporter.on_event, should_cancel=reporter.should_cancel)
+        reporter.flush()
+        heartbeat.stop()
+        job = publish_results(factory, artifacts, facts, worker_id, result)
+        log.info("job %s succeeded: %s", job_id, job.fine_tuned_model)
+        return "succeeded"
+    except (OwnershipLost, InvalidTransition) as exc:
+        log.warning("job %s: worker %s lost the job (%s); stopped without writing", job_id, worker_id, exc)
+        return "lost"
+    except JobCancelled:
+        _stop(heartbeat, reporter)
+        lost = _finish(factory, job_id, lambda s: store_jobs.mark_cancelled(s, job_id, worker_id))
+        log.info("job %s cancelled", job_id)
+        return lost or "cancelled"
+    except Exception as exc:  # noqa: BLE001 - every failure must end in a terminal state
+        _stop(heartbeat, reporter)
+        failure: Failure = classify(exc, reporter.stage if reporter else None)
+        if failure.code in ("internal_error", "out_of_memory"):
+            log.exception("job %s failed (%s)", job_id, failure.code)
+        else:
+            log.info("job %s failed (%s): %s", job_id, failure.code, failure.message)
+        lost = _finish(
+            factory, job_id,
+            lambda s: store_jobs.mark_failed(s, job_id, worker_id, failure.code, failure.message, failure.param),
+        )
+        return lost or "failed"
+    finally:
+        # KeyboardInterrupt/SystemExit (a worker shutting down) leave the job running on purpose: its
+        # heartbeat stops, and the reconciler hands it to another worker, which resumes from a checkpoint.
+        if heartbeat is not None:
+            heartbeat.stop()
+
+
+def _stop(heartbeat: Heartbeat | None, reporter: JobReporter | None) -> None:
+    """Stop beating and write buffered metrics, so the history ends before the final event."""
+    if heartbeat is not None:
+        heartbeat.stop()
+    if reporter is not None and not reporter.lost:
+        try:
+            reporter.flush()
+        except Exception:  # noqa: BLE001 - the final transition matters more than a metrics row
+            log.exception("job %s: could not write buffered metrics", reporter.job_id)
+
+
+__all__ = [
+    "DEFAULT_CANCEL_POLL_S",
+    "Outcome",
+    "claim",
+    "new_worker_id",
+    "process_job",
+    "run_claimed_job",
+    "worker_sessionmaker",
+]
