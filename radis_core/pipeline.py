@@ -49,7 +49,9 @@ def _sha256_file(path: Path) -> str:
 
 
 def _load_pairs(path: Path, which: str, spec: JobSpec) -> list[Pair]:
-    pairs, report = load_corpus(path, src_lang=spec.src_lang, tgt_lang=spec.tgt_lang)
+    # A handful of held-out pairs is a valid (if noisy) evaluation set; training needs the default minimum.
+    minimum = {"min_examples": 1} if which == "validation" else {}
+    pairs, report = load_corpus(path, src_lang=spec.src_lang, tgt_lang=spec.tgt_lang, **minimum)
     if not report.ok or not pairs:
         raise CorpusRejected(which, report)
     return pairs

@@ -1,0 +1,175 @@
+"""The README's first command: the whole product on one machine, through its HTTP API.
+
+Starts ``radis serve`` (embedded default: SQLite + SQLite broker + a real Celery worker), creates a
+key, uploads the de→en demo corpus, submits a RaDis job on SmolLM2-135M-Instruct, shows live
+progress from the job's events, prints the before/after report and saves the adapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+#: Sized so the demo finishes in minutes on a 2-core CPU; a GPU deployment would use the defaults.
+DEMO_SETTINGS: dict[str, Any] = {
+    "hyperparameters": {"max_seq_len": 384},
+    "rationale": {"max_new_tokens": 96},
+    "evaluation": {"max_new_tokens": 64, "max_probe_items": 10},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited with code {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the service was not ready after {timeout:.0f} s")
+
+
+def _create_key(env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-m", "radis_cli.main", "keys", "create", "--project", "demo", "--name", "demo"],
+                         env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _upload(client: httpx.Client, path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        r = client.post("/v1/files", files={"file": (path.name, f, "application/jsonl")}, data={"purpose": "fine-tune"})
+    r.raise_for_status()
+    return r.json()
+
+
+def watch(client: httpx.Client, job_id: str, console: Console, poll: float = 1.0) -> dict[str, Any]:
+    """Follow a job until it ends: a bar per stage from its metrics events, messages as they come."""
+    seen: set[str] = set()
+    bars: dict[str, Any] = {}
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console) as progress:
+
+        def bar(stage: str, total: int | None) -> Any:
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage.replace("_", " "), total=total, info="")
+            return bars[stage]
+
+        while True:
+            job = client.get(f"/v1/fine_tuning/jobs/{job_id}").raise_for_status().json()
+            events = client.get(f"/v1/fine_tuning/jobs/{job_id}/events", params={"limit": 100}).raise_for_status().json()["data"]
+            for ev in reversed(events):  # the API lists newest first
+                if ev["id"] in seen:
+                    continue
+                seen.add(ev["id"])
+                data = ev.get("data") or {}
+                if "rationales_total" in data:
+                    progress.update(bar("generating_rationales", data["rationales_total"]), completed=data["rationales_done"])
+                elif "total_steps" in data:
+                    progress.update(bar("training", data["total_steps"]), completed=data["step"],
+                                    info=f"loss {data['train_loss']:.3f}  {data.get('tokens_per_second', 0):.0f} tok/s")
+                elif ev.get("type") != "metrics":
+                    progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {ev['message']}")
+            stage = job.get("stage")
+            if stage == "evaluating":
+                progress.update(bar("evaluating", None), info="base vs tuned")
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                for t in bars.values():
+                    task = progress.tasks[t]
+                    if task.total is not None and job["status"] == "succeeded":
+                        progress.update(t, completed=task.total)
+                    elif task.total is None:
+                        progress.update(t, total=1, completed=1)
+                return job
+            time.sleep(poll)
+
+
+def download_adapter(client: httpx.Client, job_id: str, dest: Path) -> tuple[Path, str]:
+    """Stream the adapter tar.gz to ``dest``, check its sha256 against the server's, unpack it beside."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    with client.stream("GET", f"/v1/fine_tuning/jobs/{job_id}/adapter") as r:
+        r.raise_for_status()
+        expected = r.headers.get("x-content-sha256")
+        with open(dest, "wb") as f:
+            for chunk in r.iter_bytes(1 << 20):
+                h.update(chunk)
+                f.write(chunk)
+    if expected and expected != h.hexdigest():
+        raise RuntimeError(f"adapter sha256 mismatch: server {expected}, received {h.hexdigest()}")
+    folder = dest.with_suffix("").with_suffix("")
+    with tarfile.open(dest) as tar:
+        tar.extractall(folder, filter="data")
+    return folder, h.hexdigest()
+
+
+def run_demo(*, out: Path, method: str, port: int, model: str, console: Console) -> int:
+    """Run the demo; returns the process exit code."""
+    from radis_core.demo_data import build_demo_corpus
+    from radis_core.evaluation.report import render_markdown
+
+    started = time.perf_counter()
+    out = out.resolve()
+    env = dict(os.environ)
+    env.setdefault("RADIS_DATA_DIR", str(out / "service-data"))
+    env["PYTHONUNBUFFERED"] = "1"
+    port = port or _free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    console.print("[bold]1/5[/] demo corpus (German→English GSM8K questions, MIT licence)")
+    train, valid = build_demo_corpus(out / "data")
+    console.print("[bold]2/5[/] API key and embedded service (SQLite, SQLite broker, Celery worker)")
+    key = _create_key(env)
+    log = open(out / "service.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)], env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(base, server)
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        console.print("[bold]3/5[/] upload")
+        tf, vf = _upload(client, train), _upload(client, valid)
+        console.print(f"  {tf['id']} {tf['bytes']} bytes, {vf['id']} {vf['bytes']} bytes")
+        body = {"model": model, "training_file": tf["id"], "validation_file": vf["id"], "seed": 42, "suffix": "demo",
+                "method": {"type": method, method: DEMO_SETTINGS}}
+        job = client.post("/v1/fine_tuning/jobs", json=body).raise_for_status().json()
+        console.print(f"[bold]4/5[/] job {job['id']} ({method} on {model})")
+        job = watch(client, job["id"], console)
+        if job["status"] != "succeeded":
+            err = job.get("error") or {}
+            console.print(f"[red]job {job['status']}[/]: {err.get('code')} {err.get('message')} (see {out / 'service.log'})")
+            return 1
+        report = client.get(f"/v1/fine_tuning/jobs/{job['id']}/report").raise_for_status().json()
+        console.print(Markdown(render_markdown(report)))
+        console.print("[bold]5/5[/] adapter download")
+        folder, digest = download_adapter(client, job["id"], out / "adapter.tar.gz")
+        console.print(f"[bold green]Adapter:[/] {folder}  (sha256 {digest[:16]}…, model {job['fine_tuned_model']})")
+        console.print(f"Wall time: {time.perf_counter() - started:.0f} s")
+        return 0
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()

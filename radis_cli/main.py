@@ -1,0 +1,189 @@
+"""``radis``: run the service (embedded or against Postgres/Redis), manage keys, and run the demo.
+
+- ``radis serve``   API + a real Celery worker process; with no configuration, the embedded default
+                    (SQLite database, SQLite-backed Celery broker) — the same code path as production.
+- ``radis api`` / ``radis worker``   the two processes separately (production: Postgres + Redis).
+- ``radis migrate`` schema to head (Alembic).
+- ``radis keys create|list|revoke``  API keys (stored hashed).
+- ``radis demo``    the README's first command: a RaDis job on SmolLM2 through the HTTP API.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="RaDis fine-tuning service.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+
+def _settings():
+    from store.settings import get_settings
+
+    s = get_settings()
+    s.ensure_dirs()
+    return s
+
+
+def _sessionmaker(settings):
+    from store.db import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(settings.database_url))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration."""
+    from store.migrate import upgrade
+    from store.settings import redacted
+
+    s = _settings()
+    upgrade(s.database_url)
+    console.print(f"database at head: {redacted(s.database_url)}")
+
+
+def worker_command(concurrency: int = 1) -> list[str]:
+    """The Celery worker command line (one job per child process, the gpu queue)."""
+    return [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "gpu", "-c", str(concurrency),
+            "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+
+
+def _start_worker_processes(env: dict[str, str]) -> list[subprocess.Popen]:
+    procs = [subprocess.Popen(worker_command(), env=env)]
+    procs.append(subprocess.Popen([sys.executable, "-m", "worker.reconciler"], env=env))
+    return procs
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.time() + 20
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@app.command()
+def serve(host: Optional[str] = None, port: Optional[int] = None) -> None:
+    """API and worker together. With no RADIS_* configuration: SQLite + SQLite broker under ./radis-data."""
+    import uvicorn
+
+    from store.migrate import upgrade
+    from store.settings import redacted
+
+    s = _settings()
+    upgrade(s.database_url)
+    console.print(f"[bold]radis serve[/] database {redacted(s.database_url)}, broker {redacted(s.broker_url)}"
+                  f"{' (embedded)' if s.embedded else ''}")
+    env = dict(os.environ, RADIS_DATA_DIR=str(s.data_dir), RADIS_DATABASE_URL=s.database_url,
+               RADIS_BROKER_URL=s.broker_url, RADIS_RESULT_BACKEND=s.result_backend, RADIS_CACHE_DIR=str(s.cache_dir))
+    procs = _start_worker_processes(env)
+    try:
+        uvicorn.run("api.main:create_app", factory=True, host=host or s.api_host, port=port or s.api_port, log_level="info")
+    finally:
+        _stop(procs)
+
+
+@app.command("api")
+def api_cmd(host: Optional[str] = None, port: Optional[int] = None, workers: int = 1) -> None:
+    """The HTTP API alone (run `radis migrate` first)."""
+    import uvicorn
+
+    s = _settings()
+    uvicorn.run("api.main:create_app", factory=True, host=host or s.api_host, port=port or s.api_port, workers=workers)
+
+
+@app.command("worker")
+def worker_cmd(concurrency: int = 1) -> None:
+    """The Celery worker on the gpu queue, and the reconciler beside it."""
+    s = _settings()
+    procs = _start_worker_processes(dict(os.environ, RADIS_DATA_DIR=str(s.data_dir)))
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(procs)
+    raise typer.Exit(max((p.returncode or 0) for p in procs))
+
+
+@keys_app.command("create")
+def keys_create(project: str = typer.Option("default", help="Project name (created if new)."),
+                name: str = typer.Option("cli", help="A label for the key.")) -> None:
+    """Create an API key; the secret is printed once and only its hash is stored."""
+    from store.db import session_scope
+    from store.keys import create_key
+    from store.migrate import upgrade
+    from store.projects import get_or_create_project
+
+    s = _settings()
+    upgrade(s.database_url)
+    with session_scope(_sessionmaker(s)) as session:
+        proj = get_or_create_project(session, project)
+        secret, key = create_key(session, proj.id, name)
+        key_id = key.id
+    console.print(f"key id {key_id} for project {project}")
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list(project: str = typer.Option("default")) -> None:
+    """List a project's keys (prefixes only)."""
+    from store.db import session_scope
+    from store.keys import list_keys
+    from store.projects import get_project_by_name
+
+    s = _settings()
+    with session_scope(_sessionmaker(s)) as session:
+        proj = get_project_by_name(session, project)
+        if proj is None:
+            console.print(f"[red]no project named {project}[/]")
+            raise typer.Exit(1)
+        table = Table("id", "name", "prefix", "created", "revoked")
+        for k in list_keys(session, proj.id):
+            table.add_row(k.id, k.name, k.prefix, str(k.created_at), str(k.revoked_at or ""))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key; requests with it fail at once."""
+    from store.db import session_scope
+    from store.keys import revoke_key
+
+    s = _settings()
+    with session_scope(_sessionmaker(s)) as session:
+        revoke_key(session, key_id)
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("radis-demo"), help="Where the adapter, report and demo data go."),
+    method: str = typer.Option("radis", help="radis or supervised."),
+    port: int = typer.Option(0, help="API port (0 = a free one)."),
+    model: str = typer.Option("smollm2-135m-instruct"),
+) -> None:
+    """Start the embedded service, upload the de→en demo corpus, run a job over HTTP, save the adapter."""
+    from radis_cli.demo import run_demo
+
+    raise typer.Exit(run_demo(out=out, method=method, port=port, model=model, console=console))
+
+
+if __name__ == "__main__":
+    app()
