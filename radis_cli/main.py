@@ -142,8 +142,10 @@ def keys_create(project: str = typer.Option("default", help="Project name (creat
 
 
 @keys_app.command("list")
-def keys_list(project: str = typer.Option("default")) -> None:
+def keys_list(project: str = typer.Option("default"), as_json: bool = typer.Option(False, "--json")) -> None:
     """List a project's keys (prefixes only)."""
+    import json
+
     from store.db import session_scope
     from store.keys import list_keys
     from store.projects import get_project_by_name
@@ -154,9 +156,14 @@ def keys_list(project: str = typer.Option("default")) -> None:
         if proj is None:
             console.print(f"[red]no project named {project}[/]")
             raise typer.Exit(1)
-        table = Table("id", "name", "prefix", "created", "revoked")
-        for k in list_keys(session, proj.id):
-            table.add_row(k.id, k.name, k.prefix, str(k.created_at), str(k.revoked_at or ""))
+        rows = [{"id": k.id, "name": k.name, "prefix": k.prefix, "created_at": str(k.created_at),
+                 "revoked_at": str(k.revoked_at) if k.revoked_at else None} for k in list_keys(session, proj.id)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "prefix", "created", "revoked")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["prefix"], r["created_at"], r["revoked_at"] or "")
     console.print(table)
 
 
