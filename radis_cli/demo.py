@@ -31,13 +31,15 @@ DEMO_SETTINGS: dict[str, Any] = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Poll ``base``/readyz until it answers 200; fail early if ``proc`` exits."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -134,7 +136,7 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
     env = dict(os.environ)
     env.setdefault("RADIS_DATA_DIR", str(out / "service-data"))
     env["PYTHONUNBUFFERED"] = "1"
-    port = port or _free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
 
     console.print("[bold]1/5[/] demo corpus (German→English GSM8K questions, MIT licence)")
@@ -145,7 +147,7 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
     server = subprocess.Popen([sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)], env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_ready(base, server)
+        wait_ready(base, server)
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         console.print("[bold]3/5[/] upload")
         tf, vf = _upload(client, train), _upload(client, valid)

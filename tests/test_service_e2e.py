@@ -8,7 +8,6 @@ import hashlib
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -20,6 +19,7 @@ import httpx
 import pytest
 import redis
 
+from radis_cli.demo import free_port, wait_ready
 from radis_core.corpus import Pair, write_jsonl
 from radis_core.tiny import build_tiny_model
 from store.db import make_engine, make_sessionmaker, session_scope
@@ -41,12 +41,6 @@ SMALL = {
 def _pairs(n: int, offset: int = 0) -> list[Pair]:
     return [Pair(f"Anna kauft {i} Äpfel und {i + 1} Birnen.", f"Anna buys {i} apples and {i + 1} pears.", "de", "en", i + 1)
             for i in range(offset, offset + n)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Service:
@@ -73,7 +67,7 @@ def service(make_pg_database, tmp_path_factory) -> Iterator[Service]:
     write_jsonl(_pairs(16), tmp / "train.jsonl")
     write_jsonl(_pairs(8, offset=100), tmp / "valid.jsonl")
 
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADIS_")}
     env.update(RADIS_DATA_DIR=str(settings.data_dir), RADIS_DATABASE_URL=settings.database_url, RADIS_BROKER_URL=broker,
                RADIS_RESULT_BACKEND=broker, RADIS_CACHE_DIR=str(settings.cache_dir), RADIS_ALLOW_LOCAL_MODELS="true")
@@ -83,15 +77,7 @@ def service(make_pg_database, tmp_path_factory) -> Iterator[Service]:
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline and api.poll() is None, api_log.read_text()
-            time.sleep(0.3)
+        wait_ready(base, api, timeout=60)
         with celery_worker(settings, tmp / "worker.log"):
             yield Service(base, key, other_key, tiny, tmp, tmp / "worker.log")
     finally:

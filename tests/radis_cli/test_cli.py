@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from radis_core.corpus import Pair, write_jsonl
+from radis_cli.demo import free_port, wait_ready
 from radis_core.tiny import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,23 +54,14 @@ def test_serve_runs_a_job_on_the_embedded_default(tmp_path):
     secret = _radis(env, "keys", "create", "--project", "p").stdout.strip().splitlines()[-1]
     tiny = build_tiny_model(tmp_path / "tiny")
     write_jsonl([Pair(f"Ich habe {i} Hunde.", f"I have {i} dogs.", "de", "en", i + 1) for i in range(12)], tmp_path / "t.jsonl")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(tmp_path / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline and proc.poll() is None, (tmp_path / "serve.log").read_text()
-            time.sleep(0.5)
+        wait_ready(base, proc, timeout=90)
+        deadline = time.time() + 120
         c = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
         f = c.post("/v1/files", files={"file": ("t.jsonl", (tmp_path / "t.jsonl").read_bytes())}, data={"purpose": "fine-tune"}).json()
         body = {"model": str(tiny), "training_file": f["id"], "method": {"type": "supervised", "supervised": {
@@ -78,7 +69,7 @@ def test_serve_runs_a_job_on_the_embedded_default(tmp_path):
             "evaluation": {"max_new_tokens": 8, "retention": False}}}}
         job = c.post("/v1/fine_tuning/jobs", json=body).json()
         while (job := c.get(f"/v1/fine_tuning/jobs/{job['id']}").json())["status"] not in ("succeeded", "failed", "cancelled"):
-            assert time.time() < deadline + 120, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.time() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
             time.sleep(0.5)
         assert job["status"] == "succeeded", job
         assert (tmp_path / "data" / "radis.db").exists() and (tmp_path / "data" / "broker.db").exists()
