@@ -91,11 +91,10 @@ def watch(client: httpx.Client, job_id: str, console: Console, poll: float = 1.0
                 elif "total_steps" in data:
                     progress.update(bar("training", data["total_steps"]), completed=data["step"],
                                     info=f"loss {data['train_loss']:.3f}  {data.get('tokens_per_second', 0):.0f} tok/s")
+                elif "eval_total" in data:
+                    progress.update(bar("evaluating", data["eval_total"]), completed=data["eval_done"], info="base vs tuned")
                 elif ev.get("type") != "metrics":
                     progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {ev['message']}")
-            stage = job.get("stage")
-            if stage == "evaluating":
-                progress.update(bar("evaluating", None), info="base vs tuned")
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 for t in bars.values():
                     task = progress.tasks[t]

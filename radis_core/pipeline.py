@@ -186,13 +186,26 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
     references = [p.target for p in eval_pairs]
     sources = [p.source for p in eval_pairs]
 
+    # Evaluation progress in units: per model, the translation pass and each benchmark pass
+    # (ifeval, math, safety, general answers, drift); the tuned model may skip "general".
+    eval_total = 2 * (1 + (5 if ev.retention else 0))
+    finished: set[tuple[str, str]] = set()
+
+    def unit_done(label: str, unit: str) -> None:
+        finished.add((label, unit))
+        done = min(len(finished), eval_total - 1)  # the last unit is reported when evaluation ends
+        emit("evaluating", f"{label} model: {unit} done", type="metrics",
+             data={"eval_done": done, "eval_total": eval_total}, done=done, total=eval_total)
+
     def progress(label: str, bench: str, done: int, total: int) -> None:
         check_cancel()  # raising here stops the benchmark run between batches
-        emit("evaluating", f"{label} model: {bench} {done}/{total}")
+        if done >= total:
+            unit_done(label, bench)
 
     def evaluate(label: str, reference_answers: Any = None) -> tuple[dict[str, Any], Any]:
         emit("evaluating", f"Evaluating the {label} model")
         hyps = _translate_pairs(chat, eval_pairs, DEFAULT_TRANSLATION_TEMPLATE, ev.max_new_tokens)
+        unit_done(label, "translation")
         tgt = eval_pairs[0].tgt_lang if eval_pairs else None
         scores = translation_scores(hyps, references, target_lang=tgt)
         comet = comet_scores(sources, hyps, references, ev.comet_model, gpus=1 if str(device).startswith("cuda") else 0)
@@ -211,6 +224,8 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
         base_scores, base_comet, base_bench = evaluate("base")
     tuned_scores, tuned_comet, tuned_bench = evaluate("tuned", reference_answers=base_bench.general_answers if base_bench else None)
     retention = compare(base_bench, tuned_bench, ev.min_retention) if base_bench and tuned_bench else None
+    emit("evaluating", "Evaluation done", type="metrics", data={"eval_done": eval_total, "eval_total": eval_total},
+         done=eval_total, total=eval_total)
     timings["eval_seconds"] = time.perf_counter() - t0
 
     # --- export -----------------------------------------------------------------------------
