@@ -122,7 +122,9 @@ def download_adapter(client: httpx.Client, job_id: str, dest: Path) -> tuple[Pat
     folder = dest.with_suffix("").with_suffix("")
     with tarfile.open(dest) as tar:
         tar.extractall(folder, filter="data")
-    return folder, h.hexdigest()
+    # The archive holds one top-level folder; point at the one PeftModel.from_pretrained takes.
+    config = next(folder.rglob("adapter_config.json"), None)
+    return (config.parent if config else folder), h.hexdigest()
 
 
 def run_demo(*, out: Path, method: str, port: int, model: str, console: Console) -> int:
