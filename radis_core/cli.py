@@ -33,6 +33,8 @@ def run(
     method: str = typer.Option("radis", help="radis (reference + rationale) or supervised (reference only)."),
     out: Path = typer.Option(Path("runs/latest"), help="Output folder: adapter/, report.json, report.md, rationales.jsonl."),
     seed: int = typer.Option(42),
+    translation_template: Optional[str] = typer.Option(None, help="Instruction with {source} {src_lang_name} {tgt_lang_name} placeholders."),
+    rationale_template: Optional[str] = typer.Option(None, help="Rationale request (the reference is prefilled after it)."),
     src_lang: Optional[str] = typer.Option(None, help="Source language when the file does not say."),
     tgt_lang: Optional[str] = typer.Option(None, help="Target language when the file does not say."),
     epochs: str = typer.Option("auto", help="Passes over the data, or auto."),
@@ -73,7 +75,9 @@ def run(
             lora_rank=lora_rank, lora_alpha=_auto_int(lora_alpha), lora_dropout=lora_dropout,  # type: ignore[arg-type]
             max_seq_len=max_seq_len, checkpoint_every=_auto_int(checkpoint_every),  # type: ignore[arg-type]
         ),
-        rationale=RationaleSettings(max_new_tokens=rationale_tokens, rationale_model=rationale_model),
+        rationale=RationaleSettings(max_new_tokens=rationale_tokens, rationale_model=rationale_model,
+                                    **({"template": rationale_template} if rationale_template else {})),
+        **({"translation_template": translation_template} if translation_template else {}),
         evaluation=EvalSettings(max_eval_pairs=eval_pairs, max_new_tokens=eval_tokens, max_probe_items=probe_items,
                                 retention=not no_retention, min_retention=min_retention),
     )

@@ -94,6 +94,8 @@ class JobSpec:
     method: Method = "radis"
     valid_file: Path | None = None
     seed: int = 42
+    #: The instruction the tuned model is trained and evaluated with (and that users should send).
+    translation_template: str = DEFAULT_TRANSLATION_TEMPLATE
     src_lang: str | None = None
     tgt_lang: str | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)

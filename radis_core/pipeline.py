@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from radis_core.config import SEPARATOR, DEFAULT_TRANSLATION_TEMPLATE, JobSpec
+from radis_core.config import SEPARATOR, JobSpec
 from radis_core.corpus import Pair, load_corpus
 from radis_core.events import (
     CancelCheck,
@@ -102,6 +102,11 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
     cache_dir = Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
     work_dir = Path(spec.work_dir) if spec.work_dir else out_dir / "work"
     hyperparams.validate(spec.hyperparameters)
+    # Fail before any model is loaded if a template names a placeholder that does not exist.
+    from radis_core.prompts import fill_template
+
+    for template in (spec.translation_template, spec.rationale.template):
+        fill_template(template, source="", src_lang="en", tgt_lang="de")
 
     def emit(stage: str, message: str, **kw: Any) -> None:
         on_event(ProgressEvent(stage, message, **kw))
@@ -167,7 +172,7 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
     # --- training ---------------------------------------------------------------------------
     t0 = time.perf_counter()
     examples, build = build_examples(
-        tokenizer, train_pairs, method=spec.method, template=DEFAULT_TRANSLATION_TEMPLATE,
+        tokenizer, train_pairs, method=spec.method, template=spec.translation_template,
         max_seq_len=spec.hyperparameters.max_seq_len, rationales=rationale_texts,
     )
     hp = hyperparams.resolve(spec.hyperparameters, n_examples=len(examples))
@@ -204,7 +209,7 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
 
     def evaluate(label: str, reference_answers: Any = None) -> tuple[dict[str, Any], Any]:
         emit("evaluating", f"Evaluating the {label} model")
-        hyps = _translate_pairs(chat, eval_pairs, DEFAULT_TRANSLATION_TEMPLATE, ev.max_new_tokens)
+        hyps = _translate_pairs(chat, eval_pairs, spec.translation_template, ev.max_new_tokens)
         unit_done(label, "translation")
         tgt = eval_pairs[0].tgt_lang if eval_pairs else None
         scores = translation_scores(hyps, references, target_lang=tgt)
@@ -255,7 +260,7 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
         "base_model": spec.model, "base_model_path": resolved.path if resolved.kind == "hub" else None,
         "base_model_fingerprint": resolved.fingerprint, "method": spec.method, "seed": spec.seed,
         "hyperparameters": asdict(hp), "rationale": asdict(spec.rationale), "separator": SEPARATOR,
-        "translation_template": DEFAULT_TRANSLATION_TEMPLATE, "data": data_hash,
+        "translation_template": spec.translation_template, "data": data_hash,
         "metrics": {"base": {k: base_scores.get(k) for k in ("bleu", "chrf")}, "tuned": {k: tuned_scores.get(k) for k in ("bleu", "chrf")},
                     "retention_overall": (retention or {}).get("overall")},
         "language_pairs": dict(lang_pairs),

@@ -79,3 +79,12 @@ def test_bad_training_file_is_rejected_with_its_line(tmp_path, tiny_model_dir):
     spec.train_file.write_text('{"source": "a", "target": "b", "src_lang": "de", "tgt_lang": "en"}\n{not json\n')
     with pytest.raises(CorpusRejected, match="line"):
         run_job(spec)
+
+
+def test_translation_template_is_a_job_setting_and_bad_placeholders_fail_before_loading(tmp_path, tiny_model_dir):
+    custom = "{src_lang_name} → {tgt_lang_name}:\n{source}"
+    res = run_job(_spec(tmp_path, tiny_model_dir, method="supervised", translation_template=custom,
+                        evaluation=EvalSettings(retention=False, max_new_tokens=4)))
+    assert json.loads((res.adapter_dir / "meta.json").read_text())["translation_template"] == custom
+    with pytest.raises(ValueError, match=r"\{domain\}"):
+        run_job(_spec(tmp_path, "/nonexistent-model-is-never-loaded", translation_template="{domain}: {source}"))
