@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import AppState, Enqueue
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import adapters, files, health, jobs, models
+from api.routes import adapters, files, health, jobs, models, stream
+from api.routes.dashboard import mount_dashboard
 from api.schemas import ErrorEnvelope
 from radis_core import __version__
 from store.artifacts import ArtifactStore
@@ -103,6 +104,7 @@ def create_app(
     install_error_handlers(app)
     # Added last, so it runs outermost: it also times and counts the catch-all's 500 answers.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for router in (files.router, jobs.router, adapters.router, models.router, health.router):
+    for router in (files.router, jobs.router, stream.router, adapters.router, models.router, health.router):
         app.include_router(router)
+    mount_dashboard(app)
     return app

@@ -7,13 +7,11 @@ progress from the job's events, prints the before/after report and saves the ada
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,9 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from radis_cli.client import download_adapter
+from radis_cli.progress import watch
 
 #: Sized so the demo finishes in minutes on a 2-core CPU; a GPU deployment would use the defaults.
 DEMO_SETTINGS: dict[str, Any] = {
@@ -64,67 +64,6 @@ def _upload(client: httpx.Client, path: Path) -> dict[str, Any]:
         r = client.post("/v1/files", files={"file": (path.name, f, "application/jsonl")}, data={"purpose": "fine-tune"})
     r.raise_for_status()
     return r.json()
-
-
-def watch(client: httpx.Client, job_id: str, console: Console, poll: float = 1.0) -> dict[str, Any]:
-    """Follow a job until it ends: a bar per stage from its metrics events, messages as they come."""
-    seen: set[str] = set()
-    bars: dict[str, Any] = {}
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console) as progress:
-
-        def bar(stage: str, total: int | None) -> Any:
-            if stage not in bars:
-                bars[stage] = progress.add_task(stage.replace("_", " "), total=total, info="")
-            return bars[stage]
-
-        while True:
-            job = client.get(f"/v1/fine_tuning/jobs/{job_id}").raise_for_status().json()
-            events = client.get(f"/v1/fine_tuning/jobs/{job_id}/events", params={"limit": 100}).raise_for_status().json()["data"]
-            for ev in reversed(events):  # the API lists newest first
-                if ev["id"] in seen:
-                    continue
-                seen.add(ev["id"])
-                data = ev.get("data") or {}
-                if "rationales_total" in data:
-                    progress.update(bar("generating_rationales", data["rationales_total"]), completed=data["rationales_done"])
-                elif "total_steps" in data:
-                    progress.update(bar("training", data["total_steps"]), completed=data["step"],
-                                    info=f"loss {data['train_loss']:.3f}  {data.get('tokens_per_second', 0):.0f} tok/s")
-                elif "eval_total" in data:
-                    progress.update(bar("evaluating", data["eval_total"]), completed=data["eval_done"], info="base vs tuned")
-                elif ev.get("type") != "metrics":
-                    progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {ev['message']}")
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                for t in bars.values():
-                    task = progress.tasks[t]
-                    if task.total is not None and job["status"] == "succeeded":
-                        progress.update(t, completed=task.total)
-                    elif task.total is None:
-                        progress.update(t, total=1, completed=1)
-                return job
-            time.sleep(poll)
-
-
-def download_adapter(client: httpx.Client, job_id: str, dest: Path) -> tuple[Path, str]:
-    """Stream the adapter tar.gz to ``dest``, check its sha256 against the server's, unpack it beside."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
-    with client.stream("GET", f"/v1/fine_tuning/jobs/{job_id}/adapter") as r:
-        r.raise_for_status()
-        expected = r.headers.get("x-content-sha256")
-        with open(dest, "wb") as f:
-            for chunk in r.iter_bytes(1 << 20):
-                h.update(chunk)
-                f.write(chunk)
-    if expected and expected != h.hexdigest():
-        raise RuntimeError(f"adapter sha256 mismatch: server {expected}, received {h.hexdigest()}")
-    folder = dest.with_suffix("").with_suffix("")
-    with tarfile.open(dest) as tar:
-        tar.extractall(folder, filter="data")
-    # The archive holds one top-level folder; point at the one PeftModel.from_pretrained takes.
-    config = next(folder.rglob("adapter_config.json"), None)
-    return (config.parent if config else folder), h.hexdigest()
 
 
 def run_demo(*, out: Path, method: str, port: int, model: str, console: Console) -> int:

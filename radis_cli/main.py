@@ -6,6 +6,8 @@
 - ``radis migrate`` schema to head (Alembic).
 - ``radis keys create|list|revoke``  API keys (stored hashed).
 - ``radis demo``    the README's first command: a RaDis job on SmolLM2 through the HTTP API.
+- ``radis login|files|jobs|adapters|models``  the client of a running service, over HTTP
+                    (:mod:`radis_cli.commands`; exit codes in :mod:`radis_cli.client`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from radis_cli.commands import register as register_client_commands
+
 app = typer.Typer(help="RaDis fine-tuning service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+register_client_commands(app)
 console = Console()
 
 

@@ -4,5 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+# The dashboard test drives Debian's Chromium (playwright never downloads a browser here). Best effort:
+# checked on every run, only where apt-get exists and we may use it; without it, that test fails and says so.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium; } \
+    || echo "bootstrap: could not install chromium (the dashboard browser test will fail until it is installed)" >&2
+fi
 scripts/services.sh
 exec .venv/bin/python -m pytest "$@"
