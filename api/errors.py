@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DataError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -70,7 +70,8 @@ class APIError(Exception):
 
 def error_body(message: str, *, type: str, param: str | None = None, code: str | None = None, details: Any = None) -> dict[str, Any]:
     """OpenAI's error envelope."""
-    error: dict[str, Any] = {"message": message, "type": type, "param": param, "code": code}
+    # A caller may paste a key into any field that an error message quotes back; no answer repeats one.
+    error: dict[str, Any] = {"message": scrub(message), "type": type, "param": param, "code": code}
     if details is not None:
         error["details"] = details
     return {"error": error}
@@ -165,12 +166,23 @@ async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
     return validation_error_response(exc)
 
 
+#: FastAPI's ``HTTPException`` detail when decoding the JSON body raised something other than a JSON error.
+_FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404 and exc.detail == "Not Found":  # the router's own "no such route"
         message = f"Unknown request URL: {request.method} {request.url.path}."
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}."
+    elif exc.status_code == 400 and exc.detail == _FASTAPI_BODY_PARSE_ERROR:
+        # FastAPI's answer when the JSON decoder itself gives up (nesting too deep, an integer with
+        # thousands of digits): the same envelope as any other body that is not JSON we can read.
+        return error_response(
+            400, "We could not parse the JSON body of your request: it is nested too deeply or holds a number too large to read.",
+            code="invalid_json",
+        )
     else:
         message = str(exc.detail)
     headers = dict(exc.headers) if exc.headers else None
@@ -219,6 +231,17 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
         type=SERVER_ERROR,
         code="database_unavailable",
         headers={"Retry-After": "5"},
+    )
+
+
+async def _unusable_value(request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value that came from the request (Postgres text cannot hold NUL, for
+    # example, in an id of the path, a cursor or a body field): the caller's mistake, not the server's.
+    logger.info("value refused by the database during %s %s: %s", request.method, request.url.path, first_line(exc))
+    return error_response(
+        400,
+        "A value in your request cannot be used: it contains a character (such as NUL) or a number the service cannot store or look up.",
+        code="invalid_value",
     )
 
 
@@ -280,6 +303,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QuotaExceeded, _quota_exceeded)
     app.add_exception_handler(TooLarge, _too_large)
     app.add_exception_handler(ClientDisconnect, _client_disconnected)
+    app.add_exception_handler(DataError, _unusable_value)
     for db_error in (OperationalError, DisconnectionError, PoolTimeoutError):
         app.add_exception_handler(db_error, _database_unavailable)
     app.add_middleware(CatchAllMiddleware)
