@@ -23,6 +23,7 @@ from sqlalchemy.pool import QueuePool
 from api.errors import AUTHENTICATION, APIError
 from api.metrics import Metrics
 from store.artifacts import ArtifactStore
+from store.db import session_scope
 from store.keys import authenticate
 from store.models import Project
 from store.projects import get_project
@@ -122,15 +123,8 @@ def get_session(state: StateDep, _slot: Annotated[None, Depends(_database_slot, 
     """A session for the request: committed when the endpoint returns, rolled back when it raises.
 
     It is opened only once the request holds a slot of the app's :class:`DatabaseGate`."""
-    session = state.session_factory()
-    try:
+    with session_scope(state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
