@@ -31,8 +31,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import redis
@@ -114,14 +116,32 @@ def queued_job_ids(broker: redis.Redis) -> list[str]:
     return ids
 
 
-def run(args: argparse.Namespace) -> dict:
-    pg_server = make_url(args.pg)
+@dataclass
+class LoadService:
+    """A started API on a fresh, migrated Postgres database, with one API key per project."""
+
+    base: str
+    keys: list[str]
+    factory: object  # sessionmaker of the fresh database
+    broker: redis.Redis
+    api: subprocess.Popen
+    data_dir: Path
+    db_url: str
+
+
+@contextmanager
+def started_service(pg: str, broker_url: str, *, projects: int, api_workers: int = 1,
+                    extra_env: dict[str, str] | None = None) -> Iterator[LoadService]:
+    """Create and migrate a fresh database on ``pg``, start uvicorn on it, yield; remove it all afterwards.
+
+    The Redis database of ``broker_url`` must be empty (it is flushed afterwards).
+    """
+    pg_server = make_url(pg)
     database = f"radis_load_{secrets.token_hex(4)}"
-    admin = make_engine(args.pg, isolation_level="AUTOCOMMIT")
-    broker_url = f"redis://{args.redis_host}:{args.redis_port}/{args.redis_db}"
+    admin = make_engine(pg, isolation_level="AUTOCOMMIT")
     broker = redis.Redis.from_url(broker_url)
     if broker.dbsize():
-        raise SystemExit(f"Redis database {args.redis_db} is not empty; pick an unused one with --redis-db")
+        raise SystemExit(f"Redis database {broker_url} is not empty; pick an unused one with --redis-db")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{database}"'))
     db_url = pg_server.set(database=database).render_as_string(hide_password=False)
@@ -132,7 +152,7 @@ def run(args: argparse.Namespace) -> dict:
         factory = make_sessionmaker(make_engine(db_url))
         keys = []
         with session_scope(factory) as session:
-            for i in range(args.projects):
+            for i in range(projects):
                 project = create_project(session, f"load-{i}", max_concurrent_jobs=10**6)
                 keys.append(create_key(session, project.id, "load")[0])
 
@@ -140,10 +160,11 @@ def run(args: argparse.Namespace) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RADIS_")}
         env.update(RADIS_DATA_DIR=str(data_dir), RADIS_DATABASE_URL=db_url, RADIS_BROKER_URL=broker_url,
                    RADIS_RESULT_BACKEND=broker_url, RADIS_CACHE_DIR=str(data_dir / "cache"))
+        env.update(extra_env or {})
         log = open(data_dir / "api.log", "wb")
         api = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(args.api_workers), "--no-access-log", "--log-level", "warning"],
+             "--workers", str(api_workers), "--no-access-log", "--log-level", "warning"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         base = f"http://127.0.0.1:{port}"
@@ -159,7 +180,25 @@ def run(args: argparse.Namespace) -> dict:
             if time.monotonic() > deadline:
                 raise SystemExit("the API did not become ready in 60 s")
             time.sleep(0.2)
+        yield LoadService(base=base, keys=keys, factory=factory, broker=broker, api=api, data_dir=data_dir, db_url=db_url)
+    finally:
+        if api is not None and api.poll() is None:
+            os.killpg(api.pid, signal.SIGTERM)
+            try:
+                api.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(api.pid, signal.SIGKILL)
+        broker.flushdb()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
 
+
+def run(args: argparse.Namespace) -> dict:
+    broker_url = f"redis://{args.redis_host}:{args.redis_port}/{args.redis_db}"
+    with started_service(args.pg, broker_url, projects=args.projects, api_workers=args.api_workers) as service:
+        base, keys, factory, broker = service.base, service.keys, service.factory, service.broker
         file_ids = []
         for key in keys:
             upload = httpx.post(f"{base}/v1/files", headers={"Authorization": f"Bearer {key}"},
@@ -210,18 +249,6 @@ def run(args: argparse.Namespace) -> dict:
             },
         }
         return report
-    finally:
-        if api is not None and api.poll() is None:
-            os.killpg(api.pid, signal.SIGTERM)
-            try:
-                api.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(api.pid, signal.SIGKILL)
-        broker.flushdb()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
