@@ -44,6 +44,7 @@ from sqlalchemy.engine import make_url
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from radis_cli.demo import wait_ready
 from store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from store.keys import create_key  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
@@ -168,18 +169,10 @@ def started_service(pg: str, broker_url: str, *, projects: int, api_workers: int
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            if api.poll() is not None:
-                raise SystemExit(f"the API exited: {(data_dir / 'api.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the API did not become ready in 60 s")
-            time.sleep(0.2)
+        try:
+            wait_ready(base, api, timeout=60)
+        except RuntimeError as exc:
+            raise SystemExit(f"{exc}: {(data_dir / 'api.log').read_text()[-2000:]}") from None
         yield LoadService(base=base, keys=keys, factory=factory, broker=broker, api=api, data_dir=data_dir, db_url=db_url)
     finally:
         if api is not None and api.poll() is None:
