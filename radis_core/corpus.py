@@ -1,7 +1,8 @@
 """Parallel corpora: read, validate and write translation pairs.
 
 The web process validates every upload with :func:`validate_corpus`, so this module imports only the
-standard library (and :mod:`radis_core.languages`): no torch, no transformers.
+standard library (and :mod:`radis_core.languages`; numpy once a corpus is validated, to find duplicates):
+no torch, no transformers.
 
 Accepted formats (one per file; line numbers are 1-based physical lines, the CSV/TSV header is line 1):
 
@@ -35,7 +36,8 @@ match), ``mixed_language_pairs`` and ``ignored_columns``. Everything else is an 
 with an error contributes no pair.
 
 Reading is streaming: lines are read in binary one at a time, and a line longer than
-``max_line_bytes`` is reported (``too_long``) and skipped without being held in memory.
+``max_line_bytes`` is reported (``too_long``) and skipped without being held in memory. Finding
+duplicates keeps about 12 bytes per distinct pair (a 64-bit digest and the line).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import math
 import os
 import re
 import tempfile
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _json_string
@@ -109,18 +112,22 @@ class Pair:
         """
         cached = self.__dict__.get("_pair_hash")
         if cached is None:
-            # Spelled out rather than json.dumps(sort_keys=True): 4x faster, same bytes (a test pins it).
-            canonical = (
-                f'{{"source":{_json_string(self.source)},"src_lang":{_json_string(self.src_lang)},'
-                f'"target":{_json_string(self.target)},"tgt_lang":{_json_string(self.tgt_lang)}}}'
-            )
-            cached = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+            cached = hashlib.sha256(_canonical_json(self).encode("utf-8")).hexdigest()
             self.__dict__["_pair_hash"] = cached  # frozen: bypass __setattr__ for the cache
         return cached
 
     def to_dict(self) -> dict[str, str]:
         """The record as written by :func:`write_jsonl` (``jsonl_pairs`` format)."""
         return {"source": self.source, "target": self.target, "src_lang": self.src_lang, "tgt_lang": self.tgt_lang}
+
+
+def _canonical_json(pair: Pair) -> str:
+    """The canonical JSON of a pair (see :attr:`Pair.pair_hash`)."""
+    # Spelled out rather than json.dumps(sort_keys=True): 4x faster, same bytes (a test pins it).
+    return (
+        f'{{"source":{_json_string(pair.source)},"src_lang":{_json_string(pair.src_lang)},'
+        f'"target":{_json_string(pair.target)},"tgt_lang":{_json_string(pair.tgt_lang)}}}'
+    )
 
 
 @dataclass(frozen=True)
@@ -986,6 +993,73 @@ class _Collector:
             self.truncated = True
 
 
+#: Pairs (and problems) held back at most while the duplicates among the pairs are looked up together.
+_DEDUP_BATCH = 4096
+#: Pairs a merge of two runs of :class:`_Duplicates` may always reach (beyond that, an eighth of all pairs).
+_MERGE_AT_ONCE = 1 << 17
+
+
+def _pair_digest(pair: Pair) -> int:
+    """64 bits identifying a pair's source, target and languages (not its line), for :class:`_Duplicates`.
+
+    Python's ``hash`` of the canonical JSON: SipHash keyed with the interpreter's random secret, so
+    colliding pairs cannot be crafted (unless PYTHONHASHSEED is pinned) and costs a fraction of hashlib's
+    per-call overhead. Two distinct pairs of an n-pair corpus collide by chance with probability about
+    n^2 / 2^65 (3e-8 for a million pairs); the later one would then be reported as a duplicate.
+    """
+    return hash(_canonical_json(pair))
+
+
+class _Duplicates:
+    """Tells which pairs repeat an earlier one, in memory that grows by about 12 bytes a distinct pair.
+
+    A dict of every pair's hex digest took ~190 bytes a pair (+190 MB for a million lines). Here each
+    distinct pair leaves its 8-byte :func:`_pair_digest` and its line in sorted numpy arrays ("runs"), and
+    pairs are looked up a batch at a time (:meth:`first_lines`). A new run is merged into the one before
+    it while that one is at most twice as long, unless the merged run would exceed an eighth of all pairs
+    seen (and :data:`_MERGE_AT_ONCE`): a merge holds both copies, so this bounds the transient memory,
+    while the runs a batch searches stay few (14 at a million pairs, ~60 at a hundred million).
+    """
+
+    def __init__(self) -> None:
+        import numpy  # only when validating: reading records needs nothing beyond the standard library
+
+        self._np = numpy
+        self._runs: list[tuple[Any, Any]] = []  # (sorted digests, their lines); lengths decreasing
+        self._total = 0
+
+    def first_lines(self, digests: array, lines: list[int]) -> list[int]:
+        """For each pair of a batch (its digests and its lines, in file order): the line of the first pair
+        it repeats, or 0 when it is the first of its kind. Later batches see the batch's pairs."""
+        np = self._np
+        digest = np.array(digests, dtype=np.int64)  # a copy: the caller's array is reused
+        line = np.array(lines, dtype=np.uint32 if max(lines) <= 0xFFFF_FFFF else np.uint64)
+        order = np.argsort(digest, kind="stable")  # equal digests stay in file order
+        digest, line = digest[order], line[order]
+        first = line[np.searchsorted(digest, digest, side="left")]  # the earliest line in this batch
+        for run_digest, run_line in self._runs:  # a hit in an earlier batch is earlier still
+            at = np.minimum(np.searchsorted(run_digest, digest), len(run_digest) - 1)
+            first = np.where(run_digest[at] == digest, run_line[at], first)
+        new = first == line
+        self._add_run(digest[new], line[new])
+        found = np.empty_like(first)
+        found[order] = np.where(new, 0, first)
+        return found.tolist()
+
+    def _add_run(self, digest: Any, line: Any) -> None:
+        if not len(digest):
+            return
+        np, runs = self._np, self._runs
+        runs.append((digest, line))
+        self._total += len(digest)
+        limit = max(_MERGE_AT_ONCE, self._total // 8)
+        while len(runs) > 1 and len(runs[-2][0]) <= 2 * len(runs[-1][0]) and len(runs[-2][0]) + len(runs[-1][0]) <= limit:
+            (d1, l1), (d2, l2) = runs.pop(-2), runs.pop()
+            merged = np.concatenate((d1, d2))
+            order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
+            runs.append((merged[order], np.concatenate((l1, l2))[order]))
+
+
 def _count_lines(path: Path) -> int:
     count, last = 0, b"\n"
     with open(path, "rb") as fh:
@@ -1036,37 +1110,69 @@ def _scan(
 
     measure = count_tokens or approx_token_count
     stream = RecordStream(path, fmt, caller.get("src_lang"), caller.get("tgt_lang"), max_line_bytes)
-    first_line_of: dict[str, int] = {}
+    duplicates = _Duplicates()
+    # Pairs are held back until a batch of them is checked for duplicates at once; the problems found
+    # meanwhile are held too, each with the number of held pairs before it, so that the report (order,
+    # cap) is exactly what checking each pair on arrival gives.
+    held_pairs: list[Pair] = []
+    held_digests = array("q")
+    held_problems: list[tuple[int, Problem]] = []
     per_language: Counter[str] = Counter()
     n_pairs = 0
+
+    def take_held() -> None:
+        nonlocal n_pairs
+        firsts = duplicates.first_lines(held_digests, [p.line for p in held_pairs]) if held_pairs else []
+        if any(firsts):
+            kept: list[Pair] = []
+            problems = iter(held_problems)
+            waiting = next(problems, None)
+            for index, (pair, first) in enumerate(zip(held_pairs, firsts)):
+                while waiting is not None and waiting[0] <= index:
+                    found.add(waiting[1])
+                    waiting = next(problems, None)
+                if first:
+                    found.add(_problem("duplicate", pair.line, f"duplicate of line {first}", pair.source, severity="warning"))
+                else:
+                    kept.append(pair)
+            for _, problem in ([waiting] if waiting is not None else []) + list(problems):
+                found.add(problem)
+        else:
+            kept = held_pairs
+            for _, problem in held_problems:
+                found.add(problem)
+        per_language.update([f"{p.src_lang}-{p.tgt_lang}" for p in kept])
+        n_pairs += len(kept)
+        if keep_pairs:
+            pairs.extend(kept)
+        held_pairs.clear()
+        del held_digests[:]
+        held_problems.clear()
+
     for record in stream:
         for problem in record.problems:
-            found.add(problem)
+            held_problems.append((len(held_pairs), problem))
         pair = record.pair
-        if pair is None:
-            continue
-        # UTF-8 has at most 4 bytes a character, so short pairs cannot exceed the approximate budget.
-        if max_tokens is not None and (count_tokens or 4 * (len(pair.source) + len(pair.target)) + 4 > 3 * max_tokens):
-            n_source, n_target = measure(pair.source), measure(pair.target)
-            if n_source + n_target > max_tokens:
-                found.add(
-                    _problem(
+        if pair is not None:
+            # UTF-8 has at most 4 bytes a character, so short pairs cannot exceed the approximate budget.
+            if max_tokens is not None and (count_tokens or 4 * (len(pair.source) + len(pair.target)) + 4 > 3 * max_tokens):
+                n_source, n_target = measure(pair.source), measure(pair.target)
+                if n_source + n_target > max_tokens:
+                    problem = _problem(
                         "too_long",
                         pair.line,
                         f"pair is about {n_source + n_target} tokens (source {n_source} + target {n_target}), over the limit of {max_tokens}",
                         pair.source,
                         field="source" if n_source >= n_target else "target",
                     )
-                )
-                continue
-        first = first_line_of.setdefault(pair.pair_hash, pair.line)
-        if first != pair.line:
-            found.add(_problem("duplicate", pair.line, f"duplicate of line {first}", pair.source, severity="warning"))
-            continue
-        per_language[f"{pair.src_lang}-{pair.tgt_lang}"] += 1
-        n_pairs += 1
-        if keep_pairs:
-            pairs.append(pair)
+                    held_problems.append((len(held_pairs), problem))
+                    pair = None
+            if pair is not None:
+                held_digests.append(_pair_digest(pair))
+                held_pairs.append(pair)
+        if len(held_pairs) >= _DEDUP_BATCH or len(held_problems) >= _DEDUP_BATCH:
+            take_held()
+    take_held()
 
     if len(per_language) > 1:
         listed = ", ".join(f"{k} ({v})" for k, v in per_language.most_common())
