@@ -46,7 +46,7 @@ HANDOFF_BYTES = 4 << 20
 #: the disk as they arrive).
 HANDOFF_WAIT_S = 0.05
 #: The loop stops reading the body while this much waits for the thread (back-pressure): with the buffer
-#: being written (and a buffer's join), an upload holds at most ~3 x 8 MiB whatever its size.
+#: being written, an upload holds at most ~2 x 8 MiB whatever its size.
 GATHER_LIMIT_BYTES = 2 * HANDOFF_BYTES
 
 
@@ -217,9 +217,9 @@ class _Gathered:
         self.ended = True
         self._notify()
 
-    async def take(self) -> bytes | None:
-        """The bytes gathered so far, once they fill a buffer (or after :data:`HANDOFF_WAIT_S` with some
-        gathered); ``None`` when the body is over."""
+    async def take(self) -> list[bytes] | None:
+        """The chunks gathered so far, once they fill a buffer (or after :data:`HANDOFF_WAIT_S` with some
+        gathered); ``None`` when the body is over. Not joined: a fresh multi-MiB buffer costs page faults."""
         with anyio.move_on_after(HANDOFF_WAIT_S):
             while self.size < HANDOFF_BYTES and not self.ended:
                 await self._changed.wait()
@@ -227,8 +227,7 @@ class _Gathered:
             await self._changed.wait()
         if not self.parts:
             return None
-        taken = b"".join(self.parts)
-        self.parts.clear()
+        taken, self.parts = self.parts, []
         self.size = 0
         self._notify()
         return taken
@@ -268,8 +267,9 @@ async def receive_upload(
 
     def file_bytes() -> Iterator[bytes | memoryview]:
         # Runs in the worker thread, inside save_stream: one hop to the event loop per buffer.
-        while (buffer := anyio.from_thread.run(gathered.take)) is not None:
-            yield from upload.feed(buffer)
+        while (chunks := anyio.from_thread.run(gathered.take)) is not None:
+            for chunk in chunks:
+                yield from upload.feed(chunk)
         upload.finish()
 
     def store() -> StoredBlob:
