@@ -1,13 +1,30 @@
-"""Batched generation: length-sorted, left-padded, KV-cached, stop strings honoured per row.
+"""Batched generation: length-bucketed prefill, one shared KV-cached decode, finished rows leave early.
 
-Sorting prompts by length before batching keeps padding (wasted compute) small; left padding keeps
-every row's next token at the same position, which batched decoding with a KV cache needs.
+Where the time goes decides the shape of this module (BENCHMARKS.md, target 1):
+
+* **Prefill** is compute-bound, so batching it saves nothing while padding costs in full. Prompts
+  are sorted by length and prefilled in buckets of near-equal length (padding share bounded by
+  ``PREFILL_PADDING``), then their caches are left-padded into one decode batch.
+* **Decode** reads every weight once per step whatever the batch, so all rows decode together.
+* **Finished rows leave the batch** (end of turn, a stop string, or their token budget): their KV
+  rows are dropped, so a batch of mostly short answers does not pay for its longest one at full
+  width.
+* **Stop strings** are checked on a short decoded tail of each row, never on the whole text.
+
+Greedy outputs equal ``model.generate`` on one prompt at a time (the benchmark checks this); the
+logits processors are transformers' own, each seeing only its row's real tokens.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
+
+# Longest acceptable padding share inside one prefill bucket, and the most positions one bucket
+# may hold (bounds the activations of one prefill forward).
+PREFILL_PADDING = 0.10
+PREFILL_MAX_POSITIONS = 8192
 
 
 @dataclass(frozen=True)
@@ -60,57 +77,209 @@ def generate(
 
     if not prompts:
         return []
-    device = next(model.parameters()).device
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
     eos_ids = _stop_token_ids(tokenizer, end_of_turn)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    decoder = _BatchDecoder(model, tokenizer, settings, eos_ids, pad_id)
     results: list[Generation | None] = [None] * len(prompts)
-    gen_kwargs: dict[str, Any] = dict(
-        max_new_tokens=settings.max_new_tokens,
-        do_sample=settings.do_sample,
-        eos_token_id=eos_ids,
-        pad_token_id=pad_id,
-        repetition_penalty=settings.repetition_penalty if settings.repetition_penalty != 1.0 else None,
-        no_repeat_ngram_size=settings.no_repeat_ngram_size or None,
-    )
-    if settings.do_sample:
-        gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
-    else:
-        gen_kwargs.update(temperature=None, top_p=None, top_k=None)
-    if settings.stop:
-        # transformers checks stop strings on the fly per row; finished rows stop early
-        gen_kwargs.update(stop_strings=list(settings.stop), tokenizer=tokenizer)
-    if settings.do_sample:
-        torch.manual_seed(settings.seed)
 
     was_training = model.training
     model.eval()
     try:
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            width = max(len(encoded[i]) for i in idx)
-            input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-            attention = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                ids = encoded[i]
-                input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-                attention[row, width - len(ids) :] = 1
-            with torch.inference_mode():
-                out = model.generate(
-                    input_ids=input_ids.to(device), attention_mask=attention.to(device), **gen_kwargs
-                )
-            new = out[:, width:].tolist()
-            for row, i in enumerate(idx):
-                toks = _strip_after_eos(new[row], eos_ids, pad_id)
-                text = tokenizer.decode(toks, skip_special_tokens=True)
-                results[i] = Generation(text=cut_at_stop(text, settings.stop), new_tokens=len(toks))
-            if on_batch is not None:
-                on_batch(min(start + batch_size, len(order)), len(order))
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                for i, tokens in zip(idx, decoder.decode([encoded[i] for i in idx])):
+                    text = tokenizer.decode(tokens, skip_special_tokens=True)
+                    results[i] = Generation(text=cut_at_stop(text, settings.stop), new_tokens=len(tokens))
+                if on_batch is not None:
+                    on_batch(min(start + batch_size, len(order)), len(order))
     finally:
         if was_training:
             model.train()
     return [r for r in results if r is not None]
+
+
+def prefill_buckets(lengths: Sequence[int], *, max_padding: float = PREFILL_PADDING,
+                    max_positions: int = PREFILL_MAX_POSITIONS) -> list[list[int]]:
+    """Split rows sorted longest first into runs whose left-padded prefill wastes at most ``max_padding``."""
+    buckets: list[list[int]] = []
+    current: list[int] = []
+    real = 0
+    for i, n in enumerate(lengths):
+        if current:
+            width = lengths[current[0]]  # the longest row of a run comes first
+            positions = width * (len(current) + 1)
+            if positions > max_positions or 1 - (real + n) / positions > max_padding:
+                buckets.append(current)
+                current, real = [], 0
+        current.append(i)
+        real += n
+    if current:
+        buckets.append(current)
+    return buckets
+
+
+class _BatchDecoder:
+    """Decodes one batch of token-id prompts (sorted longest first) with the settings it was built with."""
+
+    def __init__(self, model: Any, tokenizer: Any, settings: DecodeSettings, eos_ids: list[int], pad_id: int):
+        import torch
+        from transformers import (
+            NoRepeatNGramLogitsProcessor,
+            RepetitionPenaltyLogitsProcessor,
+            TemperatureLogitsWarper,
+            TopPLogitsWarper,
+        )
+
+        self.model, self.tokenizer, self.settings = model, tokenizer, settings
+        self.eos_ids, self.pad_id = set(eos_ids), pad_id
+        self.device = next(model.parameters()).device
+        self.cache_kwarg = _cache_kwarg(model)
+        self.repetition = RepetitionPenaltyLogitsProcessor(settings.repetition_penalty) if settings.repetition_penalty != 1.0 else None
+        self.no_repeat = NoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size) if settings.no_repeat_ngram_size else None
+        self.temperature = TemperatureLogitsWarper(settings.temperature) if settings.do_sample else None
+        self.top_p = TopPLogitsWarper(settings.top_p) if settings.do_sample else None
+        self.generator = None
+        if settings.do_sample:
+            self.generator = torch.Generator(device=self.device).manual_seed(settings.seed)
+        # a stop string of k characters spans at most 4k byte-level tokens
+        self.stop_window = 4 * max((len(s) for s in settings.stop), default=0) + 1
+
+    def decode(self, rows: list[list[int]]) -> list[list[int]]:
+        """New tokens of every row, end-of-turn token excluded."""
+        import torch
+
+        cache, logits = self._prefill(rows)
+        if cache is None:  # a cache layout this decoder cannot pad and slice
+            return self._decode_with_hf_generate(rows)
+        width = max(len(r) for r in rows)
+        n = len(rows)
+        mask = torch.zeros((n, width), dtype=torch.long, device=self.device)
+        # the processors' view of each row: prompt + new tokens; padding repeats the row's first
+        # token, which leaves the set of tokens a repetition penalty looks at unchanged
+        seen = torch.empty((n, width), dtype=torch.long)
+        for r, ids in enumerate(rows):
+            mask[r, width - len(ids):] = 1
+            seen[r] = torch.tensor([ids[0]] * (width - len(ids)) + ids, dtype=torch.long)
+        seen = seen.to(self.device)
+        positions = torch.tensor([len(ids) for ids in rows], device=self.device)
+        new: list[list[int]] = [[] for _ in rows]
+        alive = list(range(n))  # original row of each batch row
+        for _step in range(self.settings.max_new_tokens):
+            chosen = self._choose(logits, seen, [rows[r] + new[r] for r in alive] if self.no_repeat else [])
+            keep: list[int] = []
+            for b, token in enumerate(chosen.tolist()):
+                row = alive[b]
+                if token in self.eos_ids:
+                    continue
+                new[row].append(token)
+                if len(new[row]) < self.settings.max_new_tokens and not self._hit_stop(new[row]):
+                    keep.append(b)
+            if not keep:
+                break
+            if len(keep) < len(alive):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, positions, chosen, seen = mask[index], positions[index], chosen[index], seen[index]
+                alive = [alive[b] for b in keep]
+            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
+            seen = torch.cat([seen, chosen[:, None]], dim=1)
+            out = self.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions[:, None],
+                             use_cache=True, **{self.cache_kwarg: cache})
+            logits = out.logits[:, -1, :].float()
+            positions = positions + 1
+        return new
+
+    def _prefill(self, rows: list[list[int]]) -> tuple[Any, Any]:
+        """One cache for all rows (left-padded to the longest) and each row's next-token logits."""
+        import torch
+        import torch.nn.functional as F
+        from transformers.cache_utils import DynamicLayer
+
+        from radis_core.kv_cache import reserved_cache
+
+        width = max(len(r) for r in rows)
+        layers: list[list[tuple[Any, Any]]] = []
+        logits = []
+        for bucket in prefill_buckets([len(r) for r in rows]):
+            part = [rows[i] for i in bucket]
+            w = len(part[0])
+            ids = torch.full((len(part), w), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(part), w), dtype=torch.long)
+            for r, toks in enumerate(part):
+                ids[r, w - len(toks):] = torch.tensor(toks, dtype=torch.long)
+                mask[r, w - len(toks):] = 1
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                             use_cache=True, logits_to_keep=1)
+            cache = out.cache if hasattr(out, "cache") else out.past_key_values
+            if not all(type(layer) is DynamicLayer for layer in cache.layers):
+                return None, None
+            for li, layer in enumerate(cache.layers):
+                if li == len(layers):
+                    layers.append([])
+                # left-pad to the whole batch's width so every row's next position lines up
+                layers[li].append((F.pad(layer.keys, (0, 0, width - w, 0)), F.pad(layer.values, (0, 0, width - w, 0))))
+            logits.append(out.logits[:, -1, :].float())
+        merged = reserved_cache([(torch.cat([k for k, _ in parts]), torch.cat([v for _, v in parts])) for parts in layers],
+                                extra_positions=self.settings.max_new_tokens)
+        return merged, torch.cat(logits)
+
+    def _choose(self, logits: Any, seen: Any, histories: list[list[int]]) -> Any:
+        """Next token of each row: transformers' processors in ``generate``'s order, then argmax or a seeded draw."""
+        import torch
+
+        s = self.settings
+        if s.repetition_penalty != 1.0:
+            logits = self.repetition(seen, logits)
+        if s.no_repeat_ngram_size:  # n-grams must not run across padding: one row at a time
+            logits = torch.cat([self.no_repeat(torch.tensor([h], device=self.device), logits[b : b + 1])
+                                for b, h in enumerate(histories)])
+        if not s.do_sample:
+            return logits.argmax(dim=-1)
+        logits = self.top_p(seen, self.temperature(seen, logits))
+        probs = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
+
+    def _hit_stop(self, tokens: list[int]) -> bool:
+        if not self.settings.stop:
+            return False
+        tail = self.tokenizer.decode(tokens[-self.stop_window:], skip_special_tokens=True)
+        return any(s in tail for s in self.settings.stop)
+
+    def _decode_with_hf_generate(self, rows: list[list[int]]) -> list[list[int]]:
+        """Fallback for models whose cache is not a plain growing one (sliding windows, hybrids)."""
+        import torch
+
+        s = self.settings
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, toks in enumerate(rows):
+            ids[r, width - len(toks):] = torch.tensor(toks, dtype=torch.long)
+            mask[r, width - len(toks):] = 1
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=s.max_new_tokens, do_sample=s.do_sample, eos_token_id=sorted(self.eos_ids),
+            pad_token_id=self.pad_id, repetition_penalty=s.repetition_penalty if s.repetition_penalty != 1.0 else None,
+            no_repeat_ngram_size=s.no_repeat_ngram_size or None,
+        )
+        if s.do_sample:
+            kwargs.update(temperature=s.temperature, top_p=s.top_p, top_k=None)
+            torch.manual_seed(s.seed)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if s.stop:
+            kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
+        out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+        return [_strip_after_eos(seq, sorted(self.eos_ids), self.pad_id) for seq in out[:, width:].tolist()]
+
+
+def _cache_kwarg(model: Any) -> str:
+    """The forward argument that takes the KV cache (``cache`` in newer transformers, ``past_key_values`` before)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
 
 
 def _stop_token_ids(tokenizer: Any, end_of_turn: str | None) -> list[int]:

@@ -243,6 +243,11 @@ def load_model(resolved: ResolvedModel, *, device: str = "auto", dtype: str = "a
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
+    if dev.startswith("cuda"):
+        # torch 2.11 on Hopper sends SDPA with a padding mask to cuDNN first, and cuDNN builds a new
+        # plan (~0.3 s) for every (batch, length) it has not seen: every decode step and most
+        # length-grouped training batches. Measured on an H200 (BENCHMARKS.md, target 7).
+        torch.backends.cuda.enable_cudnn_sdp(False)
     model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=pick_dtype(dtype, dev), attn_implementation="sdpa")
     model.to(dev)
     model.eval()

@@ -1,4 +1,6 @@
-from radis_core.generation import DecodeSettings, cut_at_stop, generate
+import pytest
+
+from radis_core.generation import DecodeSettings, cut_at_stop, generate, prefill_buckets
 from radis_core.prompts import ChatFormat
 
 
@@ -24,3 +26,80 @@ def test_progress_callback_and_order(tiny):
 def test_cut_at_stop():
     assert cut_at_stop("I have a dog.\n\nThe word", ["\n\n"]) == "I have a dog."
     assert cut_at_stop("no stop", ["\n\n"]) == "no stop"
+
+
+def _hf_one_by_one(model, tok, prompts, settings, end_of_turn):
+    """The naive reference: transformers' ``generate`` on one prompt at a time, no padding."""
+    import torch
+
+    from radis_core.generation import _stop_token_ids, _strip_after_eos
+
+    eos = _stop_token_ids(tok, end_of_turn)
+    out = []
+    for p in prompts:
+        ids = tok(p, add_special_tokens=False, return_tensors="pt")
+        kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=eos[0],
+                      temperature=None, top_p=None, top_k=None,
+                      repetition_penalty=settings.repetition_penalty if settings.repetition_penalty != 1.0 else None,
+                      no_repeat_ngram_size=settings.no_repeat_ngram_size or None)
+        if settings.stop:
+            kwargs.update(stop_strings=list(settings.stop), tokenizer=tok)
+        with torch.inference_mode():
+            seq = model.generate(**ids, **kwargs)
+        toks = _strip_after_eos(seq[0, ids["input_ids"].shape[1]:].tolist(), eos, eos[0])
+        out.append(cut_at_stop(tok.decode(toks, skip_special_tokens=True), settings.stop))
+    return out
+
+
+PROMPTS = ["Hund", "Der Hund ist groß und freundlich, und die Katze schläft.", "Wie viele Äpfel hat Anna?", "3 + 4 = ?",
+           "Ein sehr langer Satz über das Wetter in Berlin, das heute kalt und windig ist, mit Regen am Abend.", "Ja."]
+
+
+@pytest.mark.parametrize("settings", [
+    DecodeSettings(max_new_tokens=16, repetition_penalty=1.15),
+    DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2),
+    # the tiny model's random weights repeat one token unless n-grams are blocked
+    DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2, repetition_penalty=1.3, stop=("and", "viele")),
+], ids=["repetition-penalty", "no-repeat-ngram", "stop-string"])
+def test_greedy_equals_transformers_generate_one_at_a_time(tiny, settings):
+    model, tok = tiny
+    fmt = ChatFormat.for_tokenizer(tok)
+    prompts = [fmt.user_prompt(t) for t in PROMPTS]
+    ours = generate(model, tok, prompts, settings, batch_size=4, end_of_turn=fmt.end_of_turn)
+    assert [g.text for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
+
+
+def test_rows_that_stop_early_leave_the_batch_without_changing_the_others(tiny):
+    model, tok = tiny
+    fmt = ChatFormat.for_tokenizer(tok)
+    prompts = [fmt.user_prompt(t) for t in PROMPTS]
+    # a stop string ends some rows within a few tokens while the rest run to their budget
+    stops = ("and", "viele")
+    stopped = generate(model, tok, prompts, DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2, stop=stops),
+                       batch_size=6, end_of_turn=fmt.end_of_turn)
+    full = generate(model, tok, prompts, DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2), batch_size=6,
+                    end_of_turn=fmt.end_of_turn)
+    assert sum(s.new_tokens < f.new_tokens for s, f in zip(stopped, full)) >= 2
+    assert any(s.new_tokens == f.new_tokens for s, f in zip(stopped, full))
+    for s, f in zip(stopped, full):
+        assert f.text.startswith(s.text) and not any(stop in s.text for stop in stops)
+
+
+def test_sampling_is_seeded(tiny):
+    model, tok = tiny
+    settings = DecodeSettings(max_new_tokens=12, do_sample=True, temperature=1.0, top_p=0.95, seed=7)
+    first = generate(model, tok, PROMPTS, settings, batch_size=3)
+    assert [g.text for g in first] == [g.text for g in generate(model, tok, PROMPTS, settings, batch_size=3)]
+    other = generate(model, tok, PROMPTS, DecodeSettings(max_new_tokens=12, do_sample=True, temperature=1.0, seed=8), batch_size=3)
+    assert [g.text for g in first] != [g.text for g in other]
+
+
+def test_prefill_buckets_bound_padding():
+    lengths = [370, 365, 360, 300, 298, 200, 199, 198, 161]
+    buckets = prefill_buckets(lengths, max_padding=0.10)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    for b in buckets:
+        width = lengths[b[0]]
+        assert 1 - sum(lengths[i] for i in b) / (width * len(b)) <= 0.10
+    assert buckets == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
+    assert prefill_buckets([10] * 10, max_positions=30) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
