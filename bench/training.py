@@ -5,7 +5,8 @@ One process, one LoRA-wrapped model, the same micro-batches (``micro_batch_plan`
 * loop: :func:`radis_core.training.train` as a job runs it: collate per step, loss, backward, clip,
   AdamW, schedule, a metrics event per step (appended to a JSON-lines file, as a worker writes
   events) and resumable checkpoints every ``--checkpoint-every`` steps;
-* raw: the same batches, collated and moved beforehand, forward + loss + backward only: the limit.
+* raw: the same batches, collated and moved beforehand, forward + loss + backward only: the limit,
+  timed once before and once after the loop (the mean is the baseline; both are printed).
 
 The RaDis targets are reference + separator + a synthetic rationale of varied length (so sequence
 lengths vary the way they do in a job). Also printed: the padding share the same examples would have
@@ -88,8 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         for p in params:
             p.grad = None
 
+    def raw_pass() -> float:
+        model.train()
+        with timed() as t:
+            for b in batches:
+                raw_step(b)
+        return t[0]
+
     model.train()
     raw_step(batches[0])  # warm-up: first backward allocates, both paths then start warm
+    # raw runs before and after the loop: a drift of the shared machine (or of the allocator) then
+    # shows as two different raw figures instead of silently favouring whichever side ran second
+    raw_before = raw_pass()
 
     with tempfile.TemporaryDirectory(prefix="radis-bench-train-") as tmp:
         events = open(Path(tmp) / "events.jsonl", "a", encoding="utf-8")
@@ -103,14 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         events.close()
         checkpoints = sorted(p.name for p in (Path(tmp) / "checkpoints").iterdir())
 
-    model.train()
-    with timed() as tr:
-        for b in batches:
-            raw_step(b)
+    raw_after = raw_pass()
     model.eval()
 
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
-    loop_rate, raw_rate = tokens / tl[0], tokens / tr[0]
+    raw_seconds = (raw_before + raw_after) / 2
+    loop_rate, raw_rate = tokens / tl[0], tokens / raw_seconds
     ratio = loop_rate / raw_rate
     lengths = [len(e.input_ids) for e in examples]
     details = {
@@ -122,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "padding_share_unsorted_batches": round(unsorted_padding(lengths, args.batch, seed), 4),
         "loop": {"seconds": round(tl[0], 2), "tokens_per_s": round(loop_rate, 1),
                  "reported_tokens_per_s": round(result.tokens_per_second, 1), "checkpoints_left": checkpoints},
-        "raw_forward_backward": {"seconds": round(tr[0], 2), "tokens_per_s": round(raw_rate, 1)},
+        "raw_forward_backward": {"seconds": round(raw_seconds, 2), "tokens_per_s": round(raw_rate, 1),
+                                 "seconds_before_loop": round(raw_before, 2), "seconds_after_loop": round(raw_after, 2)},
         "machine": machine(),
     }
     if args.profile:
