@@ -79,7 +79,8 @@ def test_rows_that_stop_early_leave_the_batch_without_changing_the_others(tiny):
                        batch_size=6, end_of_turn=fmt.end_of_turn)
     full = generate(model, tok, prompts, DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2), batch_size=6,
                     end_of_turn=fmt.end_of_turn)
-    assert sum(s.new_tokens < f.new_tokens for s, f in zip(stopped, full)) >= 2
+    # half the batch finishing early makes the decoder drop those rows (COMPACT_AT) mid-decode
+    assert sum(s.new_tokens < f.new_tokens for s, f in zip(stopped, full)) >= 3
     assert any(s.new_tokens == f.new_tokens for s, f in zip(stopped, full))
     for s, f in zip(stopped, full):
         assert f.text.startswith(s.text) and not any(stop in s.text for stop in stops)
