@@ -2,9 +2,10 @@
 
 Where the time goes decides the shape of this module (BENCHMARKS.md, target 1):
 
-* **Prefill** is compute-bound, so batching it saves nothing while padding costs in full. Prompts
-  are sorted by length and prefilled in buckets of near-equal length (padding share bounded by
-  ``PREFILL_PADDING``), then their caches are left-padded into one decode batch.
+* **Prefill** is compute-bound, so batching it saves nothing while padding costs in full. The
+  prompts' common prefix is computed once; the rest is sorted by length and prefilled in buckets
+  of near-equal length (padding share bounded by ``PREFILL_PADDING``), then their caches are
+  left-padded into one decode batch.
 * **Decode** reads every weight once per step whatever the batch, so all rows decode together.
 * **Finished rows leave the batch** (end of turn, a stop string, or their token budget) once half
   of it has finished: their KV rows are dropped, so a batch of mostly short answers does not pay
@@ -25,6 +26,8 @@ from typing import Any, Callable, Sequence
 # may hold (bounds the activations of one prefill forward).
 PREFILL_PADDING = 0.10
 PREFILL_MAX_POSITIONS = 8192
+# A common prompt prefix at least this long is computed once for the whole batch.
+MIN_SHARED_PREFIX = 16
 # Finished rows leave the decode batch once this share of it or less is still decoding. Not at
 # every finished row: on the CPU, MKL multiplies 16 rows faster than 8 to 15 (lm_head: 30 ms at 16
 # rows, 39 ms at 8, 79 ms at 15), so shrinking 16 → 15 made every later step slower.
@@ -155,17 +158,15 @@ class _BatchDecoder:
         """New tokens of every row, end-of-turn token excluded."""
         import torch
 
-        cache, logits = self._prefill(rows)
+        cache, mask, logits = self._prefill(rows)
         if cache is None:  # a cache layout this decoder cannot pad and slice
             return self._decode_with_hf_generate(rows)
         width = max(len(r) for r in rows)
         n = len(rows)
-        mask = torch.zeros((n, width), dtype=torch.long, device=self.device)
         # the processors' view of each row: prompt + new tokens; padding repeats the row's first
         # token, which leaves the set of tokens a repetition penalty looks at unchanged
         seen = torch.empty((n, width), dtype=torch.long)
         for r, ids in enumerate(rows):
-            mask[r, width - len(ids):] = 1
             seen[r] = torch.tensor([ids[0]] * (width - len(ids)) + ids, dtype=torch.long)
         seen = seen.to(self.device)
         positions = torch.tensor([len(ids) for ids in rows], device=self.device)
@@ -200,19 +201,34 @@ class _BatchDecoder:
             positions = positions + 1
         return new
 
-    def _prefill(self, rows: list[list[int]]) -> tuple[Any, Any]:
-        """One cache for all rows (left-padded to the longest) and each row's next-token logits."""
+    def _prefill(self, rows: list[list[int]]) -> tuple[Any, Any, Any]:
+        """One cache for all rows, its attention mask, and each row's next-token logits.
+
+        The prompts' common token prefix (the system prompt and the instruction, for rationales) is
+        computed once and shared; each bucket then prefills only its rows' suffixes after it. A
+        row's cache is laid out as [padding][prefix][padding][suffix]: attention only sees the mask
+        and rotary positions are given explicitly, so where the padding sits does not matter.
+        """
         import torch
         import torch.nn.functional as F
-        from transformers.cache_utils import DynamicLayer
+        from transformers.cache_utils import DynamicCache, DynamicLayer
 
         from radis_core.kv_cache import reserved_cache
 
-        width = max(len(r) for r in rows)
+        shared = _shared_prefix_length(rows)
+        prefix: list[tuple[Any, Any]] = []
+        if shared:
+            out = self.model(input_ids=torch.tensor([rows[0][:shared]], device=self.device), use_cache=True, logits_to_keep=1)
+            cache = out.cache if hasattr(out, "cache") else out.past_key_values
+            if not all(type(layer) is DynamicLayer for layer in cache.layers):
+                return None, None, None
+            prefix = [(layer.keys, layer.values) for layer in cache.layers]
+        suffixes = [r[shared:] for r in rows]
+        width = max(len(r) for r in suffixes)
         layers: list[list[tuple[Any, Any]]] = []
-        logits = []
-        for bucket in prefill_buckets([len(r) for r in rows]):
-            part = [rows[i] for i in bucket]
+        masks, logits = [], []
+        for bucket in prefill_buckets([len(r) for r in suffixes]):
+            part = [suffixes[i] for i in bucket]
             w = len(part[0])
             ids = torch.full((len(part), w), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(part), w), dtype=torch.long)
@@ -220,20 +236,28 @@ class _BatchDecoder:
                 ids[r, w - len(toks):] = torch.tensor(toks, dtype=torch.long)
                 mask[r, w - len(toks):] = 1
             ids, mask = ids.to(self.device), mask.to(self.device)
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                             use_cache=True, logits_to_keep=1)
+            kwargs: dict[str, Any] = {}
+            if shared:
+                kwargs[self.cache_kwarg] = DynamicCache(ddp_cache_data=[
+                    (k.expand(len(part), -1, -1, -1).contiguous(), v.expand(len(part), -1, -1, -1).contiguous())
+                    for k, v in prefix])
+                mask = torch.cat([mask.new_ones((len(part), shared)), mask], dim=1)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+                             **kwargs)
             cache = out.cache if hasattr(out, "cache") else out.past_key_values
             if not all(type(layer) is DynamicLayer for layer in cache.layers):
-                return None, None
+                return None, None, None
             for li, layer in enumerate(cache.layers):
                 if li == len(layers):
                     layers.append([])
                 # left-pad to the whole batch's width so every row's next position lines up
                 layers[li].append((F.pad(layer.keys, (0, 0, width - w, 0)), F.pad(layer.values, (0, 0, width - w, 0))))
+            masks.append(F.pad(mask, (width - w, 0)))
             logits.append(out.logits[:, -1, :].float())
         merged = reserved_cache([(torch.cat([k for k, _ in parts]), torch.cat([v for _, v in parts])) for parts in layers],
                                 extra_positions=self.settings.max_new_tokens)
-        return merged, torch.cat(logits)
+        return merged, torch.cat(masks), torch.cat(logits)
 
     def _choose(self, logits: Any, seen: Any, histories: list[list[int]]) -> Any:
         """Next token of each row: transformers' processors in ``generate``'s order, then argmax or a seeded draw."""
@@ -282,6 +306,15 @@ class _BatchDecoder:
             kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
         out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
         return [_strip_after_eos(seq, sorted(self.eos_ids), self.pad_id) for seq in out[:, width:].tolist()]
+
+
+def _shared_prefix_length(rows: list[list[int]]) -> int:
+    """Tokens all rows start with (0 when fewer than ``MIN_SHARED_PREFIX``); every row keeps one of its own."""
+    shortest = min(len(r) for r in rows)
+    n = 0
+    while n < shortest - 1 and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX and len(rows) > 1 else 0
 
 
 def _cache_kwarg(model: Any) -> str:

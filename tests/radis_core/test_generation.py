@@ -104,3 +104,27 @@ def test_prefill_buckets_bound_padding():
         assert 1 - sum(lengths[i] for i in b) / (width * len(b)) <= 0.10
     assert buckets == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
     assert prefill_buckets([10] * 10, max_positions=30) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+
+
+def test_a_shared_prompt_prefix_is_computed_once_and_changes_nothing(tiny):
+    from radis_core.generation import MIN_SHARED_PREFIX, _shared_prefix_length
+
+    model, tok = tiny
+    fmt = ChatFormat.for_tokenizer(tok)
+    instruction = "Übersetze den folgenden Satz ins Englische und erkläre danach jeden Schritt der Übersetzung: "
+    prompts = [fmt.user_prompt(instruction + t) for t in PROMPTS]
+    rows = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    assert _shared_prefix_length(rows) >= MIN_SHARED_PREFIX
+    settings = DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2, repetition_penalty=1.3)
+    ours = generate(model, tok, prompts, settings, batch_size=4, end_of_turn=fmt.end_of_turn)
+    assert [g.text for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
+
+
+def test_shared_prefix_length():
+    from radis_core.generation import _shared_prefix_length
+
+    head = list(range(20))
+    assert _shared_prefix_length([head + [1, 2], head + [3]]) == 20
+    assert _shared_prefix_length([head, head]) == 19  # every row keeps a token of its own to prefill
+    assert _shared_prefix_length([head[:10] + [1], head[:10] + [2]]) == 0  # too short to bother
+    assert _shared_prefix_length([head + [1]]) == 0  # a lone row has nothing to share
