@@ -10,7 +10,7 @@ a job (``RationaleSettings`` defaults: repetition penalty 1.15), one after the o
 It checks that every pair gets the same text both ways and prints the ratio of generated tokens/s
 last. ``--profile`` adds a torch.profiler table of one batched call (where the time goes).
 
-    .venv/bin/python bench/generation.py                       # 16 pairs, batch 16, 32 new tokens
+    .venv/bin/python bench/generation.py                       # 16 pairs, batch 16, 128 new tokens (a job's budget)
     .venv/bin/python bench/generation.py --pairs 64 --max-new-tokens 128
 """
 
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     add_model_argument(parser)
     parser.add_argument("--pairs", type=int, default=16)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=RationaleSettings().max_new_tokens,
+                        help="rationale budget (default: a job's, %(default)s)")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table of one batched call")
     args = parser.parse_args(argv)
 
