@@ -23,8 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 # Longest acceptable padding share inside one prefill bucket, and the most positions one bucket
-# may hold (bounds the activations of one prefill forward).
+# may hold (bounds the activations of one prefill forward). On a CPU a prefill forward is
+# compute-bound at any batch size, so no padding is worth paying for (16 rationale prompts: 8.2 s
+# prefilled one length at a time against 8.9 s in 10 %-padded buckets); on a GPU one forward per
+# prompt would be launch-bound, so buckets share a forward.
 PREFILL_PADDING = 0.10
+PREFILL_PADDING_CPU = 0.0
 PREFILL_MAX_POSITIONS = 8192
 # A common prompt prefix at least this long is computed once for the whole batch.
 MIN_SHARED_PREFIX = 16
@@ -227,7 +231,8 @@ class _BatchDecoder:
         width = max(len(r) for r in suffixes)
         layers: list[list[tuple[Any, Any]]] = []
         masks, logits = [], []
-        for bucket in prefill_buckets([len(r) for r in suffixes]):
+        padding = PREFILL_PADDING_CPU if self.device.type == "cpu" else PREFILL_PADDING
+        for bucket in prefill_buckets([len(r) for r in suffixes], max_padding=padding):
             part = [suffixes[i] for i in bucket]
             w = len(part[0])
             ids = torch.full((len(part), w), self.pad_id, dtype=torch.long)

@@ -128,3 +128,17 @@ def test_shared_prefix_length():
     assert _shared_prefix_length([head, head]) == 19  # every row keeps a token of its own to prefill
     assert _shared_prefix_length([head[:10] + [1], head[:10] + [2]]) == 0  # too short to bother
     assert _shared_prefix_length([head + [1]]) == 0  # a lone row has nothing to share
+
+
+def test_padded_prefill_buckets_change_nothing(tiny, monkeypatch):
+    """A GPU prefills rows of different lengths together, left-padded; on the CPU that path is forced here."""
+    import radis_core.generation as generation
+
+    monkeypatch.setattr(generation, "PREFILL_PADDING_CPU", 0.9)
+    model, tok = tiny
+    fmt = ChatFormat.for_tokenizer(tok)
+    instruction = "Übersetze den folgenden Satz ins Englische und erkläre danach jeden Schritt der Übersetzung: "
+    for prompts in ([fmt.user_prompt(t) for t in PROMPTS], [fmt.user_prompt(instruction + t) for t in PROMPTS]):
+        settings = DecodeSettings(max_new_tokens=12, no_repeat_ngram_size=2, repetition_penalty=1.3)
+        ours = generate(model, tok, prompts, settings, batch_size=6, end_of_turn=fmt.end_of_turn)
+        assert [g.text for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
