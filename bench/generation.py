@@ -38,7 +38,7 @@ def naive(model, tok, prompts: list[str], settings, end_of_turn: str) -> list[Ge
     pad = tok.pad_token_id if tok.pad_token_id is not None else eos[0]
     out = []
     for p in prompts:
-        ids = tok(p, add_special_tokens=False, return_tensors="pt")
+        ids = tok(p, add_special_tokens=False, return_tensors="pt").to(next(model.parameters()).device)
         with torch.inference_mode():
             seq = model.generate(
                 **ids, max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad,

@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (puts the repository on sys.path)
+from generation import naive as one_at_a_time  # noqa: E402  (bench/generation.py: target 1's baseline)
 
 from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters, RationaleSettings  # noqa: E402
 from radis_core.corpus import Pair  # noqa: E402
@@ -77,26 +78,6 @@ def random_weights_folder(config_dir: Path) -> str:
     return str(out)
 
 
-def naive_generate(model: Any, tok: Any, prompts: list[str], settings: DecodeSettings, end_of_turn: str) -> list[tuple[str, int]]:
-    """transformers' ``generate`` on one prompt at a time: no batching, no padding."""
-    import torch
-
-    from radis_core.generation import _stop_token_ids, _strip_after_eos
-
-    eos = _stop_token_ids(tok, end_of_turn)
-    device = next(model.parameters()).device
-    out = []
-    for p in prompts:
-        ids = tok(p, add_special_tokens=False, return_tensors="pt").to(device)
-        with torch.inference_mode():
-            seq = model.generate(**ids, max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=eos,
-                                 pad_token_id=eos[0], repetition_penalty=settings.repetition_penalty,
-                                 temperature=None, top_p=None, top_k=None)
-        toks = _strip_after_eos(seq[0, ids["input_ids"].shape[1]:].tolist(), eos, eos[0])
-        out.append((tok.decode(toks, skip_special_tokens=True), len(toks)))
-    return out
-
-
 def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -131,10 +112,10 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
     sync()
     batched_s = time.perf_counter() - start
     start = time.perf_counter()
-    naive = naive_generate(model, tok, few, short, fmt.end_of_turn)
+    naive = one_at_a_time(model, tok, few, short, fmt.end_of_turn)
     sync()
     naive_s = time.perf_counter() - start
-    naive_tokens = sum(n for _, n in naive)
+    naive_tokens = sum(g.new_tokens for g in naive)
     batched_tokens = sum(g.new_tokens for g in batched)
 
     cudnn_ab: dict[str, Any] = {}
@@ -183,7 +164,7 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
                              "batched": {"seconds": round(batched_s, 2), "tokens_per_s": round(batched_tokens / batched_s, 1)},
                              "naive": {"seconds": round(naive_s, 2), "tokens_per_s": round(naive_tokens / naive_s, 1)},
                              "ratio": round((batched_tokens / batched_s) / (naive_tokens / naive_s), 2),
-                             "identical_outputs": f"{sum(g.text == t for g, (t, _) in zip(batched, naive))}/{len(few)}"},
+                             "identical_outputs": f"{sum(g.text == n.text for g, n in zip(batched, naive))}/{len(few)}"},
         "cudnn_attention_side_by_side": cudnn_ab,
         "sample_rationale": outs[0].text[:300],
         "peak_memory_GiB": peak,

@@ -215,7 +215,7 @@ class _BatchDecoder:
         """
         import torch
         import torch.nn.functional as F
-        from transformers.cache_utils import DynamicCache, DynamicLayer
+        from transformers.cache_utils import DynamicCache
 
         from radis_core.kv_cache import reserved_cache
 
@@ -223,8 +223,7 @@ class _BatchDecoder:
         prefix: list[tuple[Any, Any]] = []
         if shared:
             out = self.model(input_ids=torch.tensor([rows[0][:shared]], device=self.device), use_cache=True, logits_to_keep=1)
-            cache = out.cache if hasattr(out, "cache") else out.past_key_values
-            if not all(type(layer) is DynamicLayer for layer in cache.layers):
+            if (cache := _plain_cache(out)) is None:
                 return None, None, None
             prefix = [(layer.keys, layer.values) for layer in cache.layers]
         suffixes = [r[shared:] for r in rows]
@@ -235,12 +234,7 @@ class _BatchDecoder:
         for bucket in prefill_buckets([len(r) for r in suffixes], max_padding=padding):
             part = [suffixes[i] for i in bucket]
             w = len(part[0])
-            ids = torch.full((len(part), w), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(part), w), dtype=torch.long)
-            for r, toks in enumerate(part):
-                ids[r, w - len(toks):] = torch.tensor(toks, dtype=torch.long)
-                mask[r, w - len(toks):] = 1
-            ids, mask = ids.to(self.device), mask.to(self.device)
+            ids, mask = (t.to(self.device) for t in left_padded(part, self.pad_id))
             kwargs: dict[str, Any] = {}
             if shared:
                 kwargs[self.cache_kwarg] = DynamicCache(ddp_cache_data=[
@@ -250,8 +244,7 @@ class _BatchDecoder:
             positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
                              **kwargs)
-            cache = out.cache if hasattr(out, "cache") else out.past_key_values
-            if not all(type(layer) is DynamicLayer for layer in cache.layers):
+            if (cache := _plain_cache(out)) is None:
                 return None, None, None
             for li, layer in enumerate(cache.layers):
                 if li == len(layers):
@@ -291,12 +284,8 @@ class _BatchDecoder:
         import torch
 
         s = self.settings
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, toks in enumerate(rows):
-            ids[r, width - len(toks):] = torch.tensor(toks, dtype=torch.long)
-            mask[r, width - len(toks):] = 1
+        ids, mask = left_padded(rows, self.pad_id)
+        width = ids.shape[1]
         kwargs: dict[str, Any] = dict(
             max_new_tokens=s.max_new_tokens, do_sample=s.do_sample, eos_token_id=sorted(self.eos_ids),
             pad_token_id=self.pad_id, repetition_penalty=s.repetition_penalty if s.repetition_penalty != 1.0 else None,
@@ -311,6 +300,27 @@ class _BatchDecoder:
             kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
         out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
         return [_strip_after_eos(seq, sorted(self.eos_ids), self.pad_id) for seq in out[:, width:].tolist()]
+
+
+def left_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
+    """(input ids, attention mask) of ``rows`` left-padded to the longest, on the CPU."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, toks in enumerate(rows):
+        ids[r, width - len(toks):] = torch.tensor(toks, dtype=torch.long)
+        mask[r, width - len(toks):] = 1
+    return ids, mask
+
+
+def _plain_cache(out: Any) -> Any:
+    """The forward's KV cache if every layer is a plain growing one (this decoder pads and slices those), else None."""
+    from transformers.cache_utils import DynamicLayer
+
+    cache = out.cache if hasattr(out, "cache") else out.past_key_values
+    return cache if all(type(layer) is DynamicLayer for layer in cache.layers) else None
 
 
 def _shared_prefix_length(rows: list[list[int]]) -> int:
