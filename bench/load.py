@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -44,7 +43,7 @@ from sqlalchemy.engine import make_url
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from radis_cli.demo import wait_ready
+from radis_cli.demo import stop_process_group, wait_ready
 from store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
 from store.keys import create_key  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
@@ -175,12 +174,8 @@ def started_service(pg: str, broker_url: str, *, projects: int, api_workers: int
             raise SystemExit(f"{exc}: {(data_dir / 'api.log').read_text()[-2000:]}") from None
         yield LoadService(base=base, keys=keys, factory=factory, broker=broker, api=api, data_dir=data_dir, db_url=db_url)
     finally:
-        if api is not None and api.poll() is None:
-            os.killpg(api.pid, signal.SIGTERM)
-            try:
-                api.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(api.pid, signal.SIGKILL)
+        if api is not None:
+            stop_process_group(api)
         broker.flushdb()
         shutil.rmtree(data_dir, ignore_errors=True)
         with admin.connect() as connection:

@@ -53,6 +53,20 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     raise RuntimeError(f"the service was not ready after {timeout:.0f} s")
 
 
+def stop_process_group(proc: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM the process group ``proc`` leads, then SIGKILL it if it has not gone within ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    except ProcessLookupError:  # it went between the poll and the signal
+        pass
+
+
 def _create_key(env: dict[str, str]) -> str:
     out = subprocess.run([sys.executable, "-m", "radis_cli.main", "keys", "create", "--project", "demo", "--name", "demo"],
                          env=env, capture_output=True, text=True, check=True)
@@ -109,9 +123,5 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
         console.print(f"Wall time: {time.perf_counter() - started:.0f} s")
         return 0
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server, grace=30)
         log.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import signal
 import subprocess
 import sys
 import tarfile
@@ -19,7 +18,7 @@ import httpx
 import pytest
 import redis
 
-from radis_cli.demo import free_port, wait_ready
+from radis_cli.demo import free_port, stop_process_group, wait_ready
 from radis_core.corpus import Pair, write_jsonl
 from radis_core.tiny import build_tiny_model
 from store.db import make_engine, make_sessionmaker, session_scope
@@ -81,8 +80,7 @@ def service(make_pg_database, tmp_path_factory) -> Iterator[Service]:
         with celery_worker(settings, tmp / "worker.log"):
             yield Service(base, key, other_key, tiny, tmp, tmp / "worker.log")
     finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(20)
+        stop_process_group(api)
 
 
 def _upload(c: httpx.Client, path: Path) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from radis_cli.demo import free_port, wait_ready
+from radis_cli.demo import free_port, stop_process_group, wait_ready
 from store.db import make_engine
 from store.migrate import upgrade
 from store.settings import Settings
@@ -142,13 +141,7 @@ def api_process(settings: Settings, log_path: Path, port: int | None = None) -> 
         wait_ready(base, process, timeout=60)
         yield base, process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        stop_process_group(process)
 
 
 def wait_for(condition, timeout: float = 120.0, what: str = "condition", interval: float = 0.1):

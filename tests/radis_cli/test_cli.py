@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from radis_core.corpus import Pair, write_jsonl
-from radis_cli.demo import free_port, wait_ready
+from radis_cli.demo import free_port, stop_process_group, wait_ready
 from radis_core.tiny import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +73,5 @@ def test_serve_runs_a_job_on_the_embedded_default(tmp_path):
         assert job["status"] == "succeeded", job
         assert (tmp_path / "data" / "radis.db").exists() and (tmp_path / "data" / "broker.db").exists()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_process_group(proc, grace=30)
         log.close()

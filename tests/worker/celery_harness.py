@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from radis_cli.demo import stop_process_group
 from store.models import Job
 from store.settings import Settings
 
@@ -39,20 +39,6 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Warm shutdown of the worker's process group, then a kill if it does not go within 20 s."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
-
-
 @contextmanager
 def celery_worker(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``celery -A worker.app worker -Q gpu -c 1 --pool prefork`` with ``settings`` until the block ends.
@@ -70,7 +56,7 @@ def celery_worker(settings: Settings, log_path: Path) -> Iterator[subprocess.Pop
         try:
             yield process
         finally:
-            _stop(process)
+            stop_process_group(process)
 
 
 def log_tail(log_path: Path, lines: int = 60) -> str:
