@@ -83,19 +83,16 @@ def stored_blobs(settings: Settings) -> list[Path]:
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path, pg_url: str, redis_url: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "radis-data",
-        database_url=pg_url,
-        broker_url=redis_url,
-        result_backend=redis_url,
-        cache_dir=tmp_path / "cache",
-        max_upload_bytes=MAX_UPLOAD_BYTES,
+def api_settings(settings: Settings) -> Settings:
+    """The test service's settings (tests/conftest.py) with the API tests' limits and models."""
+    return Settings.model_validate({
+        **settings.model_dump(),
+        "max_upload_bytes": MAX_UPLOAD_BYTES,
         # The tiny test model is a local folder.
-        allow_local_models=True,
+        "allow_local_models": True,
         # The catalogue name, and a hub-style id (with a slash) as a deployment may add.
-        public_models=["smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"],
-    )
+        "public_models": ["smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"],
+    })
 
 
 @pytest.fixture

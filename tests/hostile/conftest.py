@@ -3,8 +3,6 @@ limit, so that files of a few hundred KiB (deeply nested JSON) reach the validat
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from store.settings import Settings
@@ -22,13 +20,7 @@ HOSTILE_MAX_UPLOAD_BYTES = 512 * 1024
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path, pg_url: str, redis_url: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "radis-data",
-        database_url=pg_url,
-        broker_url=redis_url,
-        result_backend=redis_url,
-        cache_dir=tmp_path / "cache",
-        max_upload_bytes=HOSTILE_MAX_UPLOAD_BYTES,
-        public_models=["smollm2-135m-instruct"],
-    )
+def api_settings(settings: Settings) -> Settings:
+    """The test service's settings (tests/conftest.py) with the larger upload limit."""
+    return Settings.model_validate({**settings.model_dump(), "max_upload_bytes": HOSTILE_MAX_UPLOAD_BYTES,
+                                    "public_models": ["smollm2-135m-instruct"]})
