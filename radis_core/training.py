@@ -158,6 +158,10 @@ def train(
                                type="metrics", data=metrics, done=done, total=total_steps))
 
         if checkpoint_dir is not None and (done % int(hp.checkpoint_every) == 0) and done < total_steps:  # type: ignore[arg-type]
+            # Announced before it is written: a listener that batches metrics (the worker does) records
+            # every step up to here first, so no checkpoint on disk is ahead of the recorded steps; a
+            # run killed after the save would otherwise resume past steps the store never saw.
+            on_event(ProgressEvent("training", f"Saving checkpoint at step {done}", data={"kind": "checkpoint_start", "step": done}))
             cp = save_checkpoint(
                 checkpoint_dir, step=done, model=model, optimizer=optimizer, scheduler=scheduler, keep=hp.keep_checkpoints,
                 extra={"losses": losses, "trained_tokens": trained_tokens, "history": history},

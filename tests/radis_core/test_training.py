@@ -34,6 +34,25 @@ def test_loss_goes_down_and_events_are_reported(tiny_model_dir, tmp_path):
     assert res.trained_tokens == sum(e.target_tokens for e in examples) * 2
 
 
+def test_a_checkpoint_is_announced_before_it_is_written(tiny_model_dir, tmp_path):
+    """A listener that batches metrics flushes on the announcement, so nothing on disk is ahead of what it recorded."""
+    from radis_core.checkpoints import latest_checkpoint
+
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    seen = []
+
+    def on_event(event):
+        newest = latest_checkpoint(tmp_path / "ck")
+        seen.append((event.data.get("kind") or event.type, event.data.get("step"), newest.step if newest else 0))
+
+    train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "ck", on_event=on_event)
+    starts = [(step, on_disk) for kind, step, on_disk in seen if kind == "checkpoint_start"]
+    assert starts == [(2, 0), (4, 2)]  # step N announced while only the previous checkpoint exists
+    order = [(kind, step) for kind, step, _ in seen if kind != "metrics" or step in (2, 4)]
+    assert order == [("metrics", 2), ("checkpoint_start", 2), ("checkpoint", 2),
+                     ("metrics", 4), ("checkpoint_start", 4), ("checkpoint", 4)]
+
+
 def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_model_dir, tmp_path):
     model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)  # dropout: the RNG must be restored too
     full = train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "a")
