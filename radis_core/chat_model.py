@@ -10,7 +10,7 @@ from radis_core.prompts import ChatFormat, translation_prompt
 
 
 class HFChatModel:
-    """Implements ``radis_core.evaluation.retention.ChatModel`` for a (peft or plain) HF model."""
+    """Implements ``radis_core.evaluation.probe_runs.ChatModel`` for a (peft or plain) HF model."""
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, on_batch: Callable[[int, int], None] | None = None) -> None:
         self.model = model
