@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from store.errors import NotFound, QuotaExceeded
 from store.ids import is_well_formed, new_file_id, utcnow
-from store.models import File, FileStatus
+from store.models import ACTIVE_STATUSES, File, FileStatus, Job
 from store.paging import page
 from store.projects import get_project, lock_project
 
@@ -146,3 +146,18 @@ def check_storage_quota(session: Session, project_id: str, incoming_bytes: int) 
             limit=project.max_storage_bytes,
             current=used,
         )
+
+
+def file_used_by_active_job(session: Session, file_id: str) -> bool:
+    """True when a queued or running job trains or validates on ``file_id`` (its bytes must stay)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.status.in_(ACTIVE_STATUSES),
+                (Job.training_file_id == file_id) | (Job.validation_file_id == file_id),
+            )
+        )
+        or 0
+    ) > 0

@@ -24,7 +24,6 @@ from store.errors import IdempotencyConflict, InvalidTransition, LostOwnership, 
 from store.events import add_event
 from store.ids import utcnow
 from store.models import ACTIVE_STATUSES, EventLevel, Job, JobMethod, JobStage, JobStatus
-from store.paging import page
 from store.projects import lock_project
 
 JOB_KIND = "fine-tuning job"
@@ -43,7 +42,7 @@ def request_fingerprint(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-# --- creation and reads ---------------------------------------------------------------------------
+# --- creation and single-job reads (listings and scans: store.job_queries) ---------------------------------------------------------------------------
 
 
 def create_job(
@@ -130,26 +129,6 @@ def get_job_any(session: Session, job_id: str) -> Job:
     return job
 
 
-def list_jobs(
-    session: Session,
-    project_id: str,
-    after: str | None = None,
-    limit: int = 20,
-    metadata_filter: dict[str, str] | None = None,
-) -> tuple[list[Job], bool]:
-    """The project's jobs newest first; ``after`` is the id of the last job seen; ``metadata_filter``
-    keeps jobs whose metadata has every given key with the given (string) value."""
-    cursor = None
-    if after is not None:
-        cursor = session.get(Job, after)
-        if cursor is None or cursor.project_id != project_id:
-            raise NotFound(JOB_KIND, after, param="after")
-    query = select(Job).where(Job.project_id == project_id)
-    for key, value in (metadata_filter or {}).items():
-        query = query.where(Job.metadata_[key].as_string() == str(value))
-    return page(session, query, Job, cursor=cursor, limit=limit, descending=True)
-
-
 def count_active_jobs(session: Session, project_id: str) -> int:
     """Jobs of the project that are validating, queued or running."""
     return int(
@@ -157,28 +136,6 @@ def count_active_jobs(session: Session, project_id: str) -> int:
             select(func.count()).select_from(Job).where(Job.project_id == project_id, Job.status.in_(ACTIVE_STATUSES))
         )
         or 0
-    )
-
-
-def queued_jobs_older_than(session: Session, moment: datetime) -> list[Job]:
-    """Queued jobs last enqueued (or, never enqueued, created) before ``moment``: their queue message may be
-    lost, so the reconciler enqueues them again (a duplicate message is harmless: only one claim wins)."""
-    last_sent = func.coalesce(Job.enqueued_at, Job.created_at)
-    return list(
-        session.scalars(
-            select(Job).where(Job.status == JobStatus.QUEUED, last_sent < moment).order_by(Job.created_at, Job.id)
-        )
-    )
-
-
-def stale_running_jobs(session: Session, moment: datetime) -> list[Job]:
-    """Running jobs whose last heartbeat is older than ``moment`` (their worker probably died)."""
-    return list(
-        session.scalars(
-            select(Job)
-            .where(Job.status == JobStatus.RUNNING, or_(Job.heartbeat_at < moment, Job.heartbeat_at.is_(None)))
-            .order_by(Job.heartbeat_at, Job.id)
-        )
     )
 
 

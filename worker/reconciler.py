@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import job_queries
 from store import jobs as store_jobs
 from store.ids import utcnow
 from store.settings import Settings, get_settings
@@ -66,10 +67,10 @@ def reconcile_once(
     def find(session: Session) -> tuple[list[str], list[str]]:
         queued = [
             job.id
-            for job in store_jobs.queued_jobs_older_than(session, grace_before)
+            for job in job_queries.queued_jobs_older_than(session, grace_before)
             if job.enqueued_at is None or job.enqueued_at < requeue_before
         ]
-        stale = [job.id for job in store_jobs.stale_running_jobs(session, stale_before)]
+        stale = [job.id for job in job_queries.stale_running_jobs(session, stale_before)]
         return queued, stale
 
     queued, stale = in_transaction(factory, find)

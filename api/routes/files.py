@@ -12,7 +12,6 @@ from starlette.responses import StreamingResponse
 from api.blobs import blob_response
 from api.deps import ArtifactsDep, ProjectDep, SessionDep, SettingsDep
 from api.errors import APIError
-from api.queries import file_used_by_active_job
 from api.schemas import FileDeleted, FileList, FileObject
 from api.uploads import FORM_OVERHEAD_BYTES, receive_upload
 from radis_core.corpus import ValidationReport, validate_corpus
@@ -140,7 +139,7 @@ def file_content(file_id: str, request: Request, project: ProjectDep, session: S
 def delete_file(file_id: str, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep) -> FileDeleted:
     """Delete the file; its bytes go too unless a queued or running job still needs them."""
     row = store_files.delete_file(session, project.id, file_id)
-    in_use = file_used_by_active_job(session, row.id)
+    in_use = store_files.file_used_by_active_job(session, row.id)
     session.commit()
     if in_use:
         logger.info("file %s deleted; its blob is kept while an active job uses it", row.id)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from api.deps import AppState, StateDep
 from api.errors import first_line
 from api.metrics import CONTENT_TYPE
-from api.queries import count_jobs_by_status
+from store.job_queries import count_jobs_by_status
 from store.migrate import head_revision
 from store.settings import redacted
 

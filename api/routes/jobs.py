@@ -23,6 +23,7 @@ from api.schemas import (
 )
 from store import events as store_events
 from store import files as store_files
+from store import job_queries
 from store import jobs as store_jobs
 from store.db import session_scope
 from store.errors import NotFound
@@ -132,7 +133,7 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> JobList:
     """The project's jobs, newest first; ``after`` is the last job id seen; ``metadata[k]=v`` filters."""
-    rows, has_more = store_jobs.list_jobs(session, project.id, after=after, limit=limit, metadata_filter=_metadata_filter(request))
+    rows, has_more = job_queries.list_jobs(session, project.id, after=after, limit=limit, metadata_filter=_metadata_filter(request))
     return JobList(data=[FineTuningJob.from_row(job) for job in rows], has_more=has_more)
 
 

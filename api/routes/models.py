@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from api.deps import ProjectDep, SessionDep, SettingsDep
 from api.job_requests import base_models
-from api.queries import fine_tuned_model, fine_tuned_models
 from api.schemas import ModelList, ModelObject
 from store.errors import NotFound
+from store.job_queries import fine_tuned_model, fine_tuned_models
 from store.ids import unix_seconds
 from store.models import Job
 

@@ -8,8 +8,17 @@ import pytest
 from sqlalchemy.orm import Session
 
 from store.errors import NotFound, QuotaExceeded
-from store.files import check_storage_quota, delete_file, get_file, list_files, set_file_status, storage_used
+from store.files import (
+    check_storage_quota,
+    delete_file,
+    file_used_by_active_job,
+    get_file,
+    list_files,
+    set_file_status,
+    storage_used,
+)
 from store.ids import new_file_id
+from store.jobs import claim_job, create_job, mark_failed
 from store.models import FileStatus, Project
 from store.projects import create_project
 
@@ -110,3 +119,14 @@ def test_set_file_status_records_validation_errors(db_session: Session, project:
     assert (updated.status, updated.status_details) == ("error", "line 3: missing 'target'")
     with pytest.raises(ValueError, match="status"):
         set_file_status(db_session, row.id, "bogus")
+
+
+def test_file_used_by_active_job(db_session: Session, project: Project) -> None:
+    train, valid, idle = (add_file(db_session, project.id, name) for name in ("t.jsonl", "v.jsonl", "i.jsonl"))
+    job, _ = create_job(db_session, project_id=project.id, model="m", training_file_id=train.id, validation_file_id=valid.id)
+    assert file_used_by_active_job(db_session, train.id) and file_used_by_active_job(db_session, valid.id)
+    assert not file_used_by_active_job(db_session, idle.id)
+    assert claim_job(db_session, job.id, "w1") is not None
+    assert file_used_by_active_job(db_session, train.id)  # running still needs it
+    mark_failed(db_session, job.id, "w1", "internal_error", "boom")
+    assert not file_used_by_active_job(db_session, train.id)

@@ -15,6 +15,7 @@ from store.db import make_engine, make_sessionmaker, session_scope
 from store.errors import IdempotencyConflict, InvalidTransition, LostOwnership, NotFound, QuotaExceeded
 from store.events import list_events
 from store.ids import utcnow
+from store.job_queries import list_jobs
 from store.jobs import (
     claim_job,
     count_active_jobs,
@@ -22,18 +23,14 @@ from store.jobs import (
     get_job,
     get_job_any,
     heartbeat,
-    list_jobs,
     mark_cancelled,
-    mark_enqueued,
     mark_failed,
     mark_succeeded,
-    queued_jobs_older_than,
     request_cancel,
     request_fingerprint,
     set_progress,
     set_resolved_hyperparameters,
     set_stage,
-    stale_running_jobs,
     take_over_stale,
 )
 from store.models import File, Job, JobEvent, Project
@@ -273,47 +270,6 @@ def test_get_job_is_scoped_by_project(db_session: Session, project: Project, mak
         get_job(db_session, other.id, job.id)
     with pytest.raises(NotFound):
         get_job_any(db_session, "ftjob-missing")
-
-
-def test_list_jobs_newest_first_with_cursor_and_metadata(
-    db_session: Session, project: Project, make_job: Callable[..., Job]
-) -> None:
-    jobs = [make_job(metadata={"team": "mt" if i % 2 else "qa", "n": str(i)}) for i in range(5)]
-    base = utcnow()
-    for i, job in enumerate(jobs):
-        job.created_at = base + timedelta(seconds=i)
-    db_session.flush()
-    other = create_project(db_session, "other")
-    make_job(project_id=other.id, training_file_id=add_file(db_session, other.id).id)
-
-    page1, more1 = list_jobs(db_session, project.id, limit=3)
-    page2, more2 = list_jobs(db_session, project.id, after=page1[-1].id, limit=3)
-    assert [j.id for j in page1 + page2] == [j.id for j in reversed(jobs)]
-    assert (more1, more2) == (True, False)
-
-    mt, _ = list_jobs(db_session, project.id, metadata_filter={"team": "mt"})
-    assert [j.id for j in mt] == [jobs[3].id, jobs[1].id]
-    assert [j.id for j in list_jobs(db_session, project.id, metadata_filter={"team": "mt", "n": "1"})[0]] == [jobs[1].id]
-    assert list_jobs(db_session, project.id, metadata_filter={"team": "nobody"}) == ([], False)
-    with pytest.raises(NotFound):
-        list_jobs(db_session, other.id, after=jobs[0].id)
-
-
-def test_enqueue_marks_and_reconciler_queries(db_session: Session, make_job: Callable[..., Job]) -> None:
-    sent, lost, live = make_job(), make_job(), make_job()
-    assert mark_enqueued(db_session, sent.id)
-    assert claim_job(db_session, live.id, "w1") is not None
-    assert not mark_enqueued(db_session, live.id)
-    now = utcnow()
-
-    mine = {sent.id, lost.id, live.id}
-    old_queued = {j.id for j in queued_jobs_older_than(db_session, now + timedelta(seconds=1))} & mine
-    assert old_queued == {sent.id, lost.id}
-    assert not {j.id for j in queued_jobs_older_than(db_session, now - timedelta(hours=1))} & mine
-
-    stale = {j.id for j in stale_running_jobs(db_session, now + timedelta(seconds=1))} & mine
-    assert stale == {live.id}
-    assert not {j.id for j in stale_running_jobs(db_session, now - timedelta(hours=1))} & mine
 
 
 def test_timestamps_are_timezone_aware(db_session: Session, running: Job) -> None:
