@@ -22,15 +22,11 @@ from store.artifacts import MiB, ArtifactStore, StoredBlob
 from store.files import create_file
 from store.ids import new_file_id
 from store.models import FileStatus, Job, JobStatus
+from store.result_files import ADAPTER, FILES_PREFIX, RATIONALES, REPORT, RESULT_PURPOSE, adapter_root_name
 from worker.spec import JobFacts, model_short_name
 from worker.store_writes import in_transaction
 
 log = logging.getLogger(__name__)
-
-#: The ``purpose`` of files a job produced (OpenAI's name for fine-tuning result files).
-RESULT_PURPOSE = "fine-tune-results"
-#: Artifact key prefix of file blobs (the API stores uploads under the same prefix).
-FILES_PREFIX = "files"
 
 
 @dataclass(frozen=True)
@@ -77,13 +73,14 @@ def publish_results(
     try:
         adapter_id = new_file_id()
         archive = artifacts.publish_dir_as_tar_gz(
-            result.adapter_dir, artifacts.new_key(FILES_PREFIX, adapter_id), root_name=f"{job_id}-adapter"
+            result.adapter_dir, artifacts.new_key(FILES_PREFIX, adapter_id), root_name=adapter_root_name(job_id)
         )
-        blobs.append(_Blob(adapter_id, f"{job_id}-adapter.tar.gz", archive))
-        blobs.append(_store_file(artifacts, Path(result.report_path), f"{job_id}-report.json"))
+        blobs.append(_Blob(adapter_id, ADAPTER.filename(job_id), archive))
+        blobs.append(_store_file(artifacts, Path(result.report_path), REPORT.filename(job_id)))
+        # radis_core writes rationales.jsonl beside report.json (a supervised job has none).
         rationales = Path(result.report_path).parent / "rationales.jsonl"
         if rationales.is_file():
-            blobs.append(_store_file(artifacts, rationales, f"{job_id}-rationales.jsonl"))
+            blobs.append(_store_file(artifacts, rationales, RATIONALES.filename(job_id)))
 
         def work(session: Session) -> Job:
             for blob in blobs:

@@ -1,8 +1,8 @@
 """Extensions over OpenAI's API: a finished job's adapter download, evaluation report and rationale sample.
 
 All three are result files of the job (``job.result_files``), told apart by the name the worker gives
-them: ``…adapter.tar.gz``, ``…report.json`` and ``…rationales.jsonl``. Being files of the project, they
-are also reachable as ``GET /v1/files/{id}/content``.
+them (:mod:`store.result_files`). Being files of the project, they are also reachable as
+``GET /v1/files/{id}/content``.
 """
 
 from __future__ import annotations
@@ -23,30 +23,28 @@ from store import jobs as store_jobs
 from store.artifacts import ArtifactStore
 from store.errors import NotFound
 from store.models import File
+from store.result_files import ADAPTER, RATIONALES, REPORT, ResultKind
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["results"])
 
-ADAPTER_SUFFIX = "adapter.tar.gz"
-REPORT_SUFFIX = "report.json"
-RATIONALES_SUFFIX = "rationales.jsonl"
 #: Largest report the API parses (reports are a few kB; this bounds memory against a corrupt blob).
 MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 
-def result_file(session: Session, project_id: str, job_id: str, suffix: str, what: str) -> File:
-    """The job's result file whose name ends with ``suffix``; 404 (saying why) when there is none."""
+def result_file(session: Session, project_id: str, job_id: str, kind: ResultKind) -> File:
+    """The job's result file of ``kind``; 404 (saying why) when there is none."""
     job = store_jobs.get_job(session, project_id, job_id)
     for file_id in job.result_files or []:
         try:
             row = store_files.get_file(session, project_id, file_id)
         except NotFound:
             continue  # deleted by the caller
-        if row.filename.endswith(suffix):
+        if kind.matches(row.filename):
             return row
     state = "it has not succeeded" if job.status != "succeeded" else "it has none (or it was deleted)"
     raise APIError(
         404,
-        f"Fine-tuning job {job_id} has no {what}: {state} (status {job.status}).",
+        f"Fine-tuning job {job_id} has no {kind.label}: {state} (status {job.status}).",
         code="result_not_available",
     )
 
@@ -59,7 +57,7 @@ def result_file(session: Session, project_id: str, job_id: str, suffix: str, wha
 )
 def download_adapter(job_id: str, request: Request, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep) -> StreamingResponse:
     """The PEFT adapter as a tar.gz, with ``Content-Length``, ``X-Content-SHA256`` and ``Range`` support."""
-    row = result_file(session, project.id, job_id, ADAPTER_SUFFIX, "adapter")
+    row = result_file(session, project.id, job_id, ADAPTER)
     return blob_response(request, artifacts, row.storage_key, sha256=row.sha256, filename=row.filename, media_type="application/gzip")
 
 
@@ -76,7 +74,7 @@ def _read_report(artifacts: ArtifactStore, row: File) -> dict[str, Any]:
 @router.get("/{job_id}/report", summary="The evaluation report (base vs tuned)")
 def get_report(job_id: str, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep) -> dict[str, Any]:
     """Translation quality and general-ability retention of the base and the tuned model, as JSON."""
-    return _read_report(artifacts, result_file(session, project.id, job_id, REPORT_SUFFIX, "evaluation report"))
+    return _read_report(artifacts, result_file(session, project.id, job_id, REPORT))
 
 
 @router.get("/{job_id}/rationales", response_model=RationaleSampleList, summary="A sample of the generated rationales")
@@ -88,7 +86,7 @@ def sample_rationales(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RationaleSampleList:
     """The first ``limit`` records of the job's ``rationales.jsonl`` (read line by line, never whole)."""
-    row = result_file(session, project.id, job_id, RATIONALES_SUFFIX, "rationales")
+    row = result_file(session, project.id, job_id, RATIONALES)
     data: list[dict[str, Any]] = []
     has_more = False
     with artifacts.open(row.storage_key) as handle:

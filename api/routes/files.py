@@ -19,15 +19,12 @@ from store import files as store_files
 from store.artifacts import TooLarge
 from store.ids import new_file_id
 from store.models import FileStatus
+from store.result_files import FILES_PREFIX, UPLOAD_PURPOSES
 
 logger = logging.getLogger("api.files")
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
-#: The purposes this service accepts on upload (it only fine-tunes).
-UPLOAD_PURPOSES = ("fine-tune",)
-#: Where uploads are stored in the artifact store.
-UPLOAD_PREFIX = "files"
 
 
 def _corpus_error(report: ValidationReport) -> APIError:
@@ -57,7 +54,7 @@ async def upload_file(request: Request, project: ProjectDep, session: SessionDep
         request.headers.get("content-type"),
         artifacts,
         max_bytes=settings.max_upload_bytes,
-        prefix=UPLOAD_PREFIX,
+        prefix=FILES_PREFIX,
         name=file_id,
         allowed_fields=frozenset({"purpose"}),
     )

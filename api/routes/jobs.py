@@ -29,6 +29,7 @@ from store.db import session_scope
 from store.errors import NotFound
 from store.ids import parse_event_id
 from store.models import File, FileStatus
+from store.result_files import UPLOAD_PURPOSE
 from store.projects import max_concurrent_jobs
 
 logger = logging.getLogger("api.jobs")
@@ -46,9 +47,9 @@ def _usable_file(session: Session, project_id: str, file_id: str, param: str) ->
         row = store_files.get_file(session, project_id, file_id, param=param)
     except NotFound:
         raise APIError(400, f"Invalid {param}: no such file: {file_id}.", param=param, code="invalid_file") from None
-    if row.purpose != "fine-tune":
+    if row.purpose != UPLOAD_PURPOSE:
         raise APIError(
-            400, f"Invalid {param}: file {file_id} has purpose {row.purpose!r}, not 'fine-tune'.", param=param, code="invalid_file"
+            400, f"Invalid {param}: file {file_id} has purpose {row.purpose!r}, not {UPLOAD_PURPOSE!r}.", param=param, code="invalid_file"
         )
     if row.status != FileStatus.PROCESSED:
         raise APIError(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import files as store_files
 from store import jobs as store_jobs
+from store import result_files
 from store.artifacts import ArtifactStore
 from store.db import session_scope
 from tests.api.conftest import Caller
@@ -34,13 +35,17 @@ class SucceededJob:
     adapter_file_id: str
 
 
-def _result_file(session: Session, artifacts: ArtifactStore, project_id: str, job_id: str, name: str, data: bytes | None = None, key: str | None = None) -> str:
-    blob = artifacts.save_bytes(data, prefix="results", name=f"{job_id}-{name}") if data is not None else None
+def _result_file(
+    session: Session, artifacts: ArtifactStore, project_id: str, job_id: str, kind: result_files.ResultKind,
+    data: bytes | None = None, key: str | None = None,
+) -> str:
+    """A result file row named as the worker names it (``store.result_files``)."""
+    blob = artifacts.save_bytes(data, prefix=result_files.FILES_PREFIX) if data is not None else None
     row = store_files.create_file(
         session,
         project_id=project_id,
-        filename=f"{job_id}-{name}",
-        purpose="fine-tune-results",
+        filename=kind.filename(job_id),
+        purpose=result_files.RESULT_PURPOSE,
         nbytes=blob.bytes if blob else artifacts.size(key),
         sha256=blob.sha256 if blob else hashlib.sha256(artifacts.path(key).read_bytes()).hexdigest(),
         storage_key=blob.key if blob else key,
@@ -56,15 +61,15 @@ def succeeded_job(client: TestClient, caller: Caller, training_file: dict, artif
     adapter_dir.mkdir()
     (adapter_dir / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
     (adapter_dir / "adapter_model.safetensors").write_bytes(os.urandom(4096))
-    key = ArtifactStore.new_key("results", f"{job_id}-adapter.tar.gz")
+    key = ArtifactStore.new_key(result_files.FILES_PREFIX)
     artifacts.publish_dir_as_tar_gz(adapter_dir, key, root_name="adapter")
     model_name = f"ft:smollm2-135m-instruct:demo:{job_id}"
     with session_scope(db_sessionmaker) as session:
         assert store_jobs.claim_job(session, job_id, WORKER) is not None
-        adapter_id = _result_file(session, artifacts, caller.project_id, job_id, "adapter.tar.gz", key=key)
-        report_id = _result_file(session, artifacts, caller.project_id, job_id, "report.json", json.dumps(REPORT).encode())
+        adapter_id = _result_file(session, artifacts, caller.project_id, job_id, result_files.ADAPTER, key=key)
+        report_id = _result_file(session, artifacts, caller.project_id, job_id, result_files.REPORT, json.dumps(REPORT).encode())
         lines = "".join(json.dumps(r) + "\n" for r in RATIONALES).encode()
-        rationales_id = _result_file(session, artifacts, caller.project_id, job_id, "rationales.jsonl", lines)
+        rationales_id = _result_file(session, artifacts, caller.project_id, job_id, result_files.RATIONALES, lines)
         store_jobs.mark_succeeded(
             session, job_id, WORKER, fine_tuned_model=model_name, trained_tokens=1234, result_files=[adapter_id, report_id, rationales_id]
         )

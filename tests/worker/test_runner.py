@@ -20,8 +20,8 @@ from store.events import list_checkpoints
 from store.ids import utcnow
 from store.jobs import claim_job, request_cancel, take_over_stale
 from store.models import File, JobEvent
+from store.result_files import RESULT_PURPOSE
 from store.settings import Settings
-from worker.results import RESULT_PURPOSE
 from worker.runner import process_job
 
 from .conftest import de_en_pairs, event_messages, first_event_id, job_events, load_job
@@ -113,7 +113,7 @@ def test_a_job_runs_to_succeeded_with_events_checkpoints_and_result_files(
         files = {f.id: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
     assert [files[i].filename for i in job.result_files] == [
         f"{job_id}-adapter.tar.gz", f"{job_id}-report.json", f"{job_id}-rationales.jsonl"
-    ]
+    ]  # spelled out: these names are what clients see (store.result_files)
     for row in files.values():
         assert row.purpose == RESULT_PURPOSE and row.project_id == job.project_id and row.status == "processed"
         blob = artifacts.path(row.storage_key).read_bytes()

@@ -1,0 +1,51 @@
+"""The kinds of files the service keeps: their purposes, where their blobs live, and what a job's result
+files are called. The worker names result files by this table and the API finds them by it.
+
+A finished job's result files (``job.result_files``) are ordinary files of its project with purpose
+:data:`RESULT_PURPOSE`, told apart by their name: ``<job id>-adapter.tar.gz``, ``<job id>-report.json``
+and ``<job id>-rationales.jsonl``. Their ids are file ids (``file-…``, :func:`store.ids.new_file_id`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Artifact key prefix of every file blob, uploaded or produced by a job.
+FILES_PREFIX = "files"
+#: The ``purpose`` of a training or validation file a caller uploads (the only one this service accepts).
+UPLOAD_PURPOSE = "fine-tune"
+#: The purposes accepted on upload.
+UPLOAD_PURPOSES: tuple[str, ...] = (UPLOAD_PURPOSE,)
+#: The ``purpose`` of files a job produced (OpenAI's name for fine-tuning result files).
+RESULT_PURPOSE = "fine-tune-results"
+
+
+@dataclass(frozen=True)
+class ResultKind:
+    """One kind of result file: its name ends with ``suffix``; ``label`` names it in messages."""
+
+    suffix: str
+    label: str
+
+    def filename(self, job_id: str) -> str:
+        """The file name a job's result of this kind gets: ``<job id>-<suffix>``."""
+        return f"{job_id}-{self.suffix}"
+
+    def matches(self, filename: str) -> bool:
+        """True when ``filename`` is a result file of this kind."""
+        return filename.endswith(self.suffix)
+
+
+#: The trained PEFT adapter, a tar.gz whose single top folder is :func:`adapter_root_name`.
+ADAPTER = ResultKind("adapter.tar.gz", "adapter")
+#: The evaluation report (JSON): translation quality and retention, base vs tuned.
+REPORT = ResultKind("report.json", "evaluation report")
+#: The rationales a RaDis job trained on (JSON Lines); a supervised job has none.
+RATIONALES = ResultKind("rationales.jsonl", "rationales")
+#: Every kind, in the order a job publishes them.
+RESULT_KINDS: tuple[ResultKind, ...] = (ADAPTER, REPORT, RATIONALES)
+
+
+def adapter_root_name(job_id: str) -> str:
+    """The top folder inside a job's adapter archive."""
+    return f"{job_id}-adapter"
