@@ -10,7 +10,7 @@ that must act after the commit (enqueue a job, delete a blob) call ``session.com
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -28,9 +28,7 @@ from store.keys import authenticate
 from store.models import Project
 from store.projects import get_project
 from store.settings import Settings
-
-#: Sends a job to the worker queue; called only after the job's row is committed.
-Enqueue = Callable[[str], None]
+from worker.queue import JobQueue
 
 
 class DatabaseGate:
@@ -82,7 +80,8 @@ class AppState:
     settings: Settings
     session_factory: sessionmaker[Session]
     artifacts: ArtifactStore
-    enqueue: Enqueue
+    #: Sends a committed job to the workers (the one enqueue path, :mod:`worker.queue`).
+    queue: JobQueue
     metrics: Metrics
     db_gate: DatabaseGate | None = field(default=None)
 

@@ -6,22 +6,20 @@ Run it with the factory::
     uvicorn api.main:create_app --factory
 
 This process never imports torch, transformers or peft (a test checks it): corpus validation and the
-job-config checks come from torch-free modules of ``radis_core``, and the worker's queue client is
-imported only when the first job is sent.
+job-config checks come from torch-free modules of ``radis_core``, and the worker's queue client
+(:class:`worker.queue.JobQueue`) imports Celery only when the first job is sent.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import AppState, Enqueue
+from api.deps import AppState
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import adapters, files, health, jobs, models, stream
@@ -32,40 +30,24 @@ from store.artifacts import ArtifactStore
 from store.db import make_engine, make_sessionmaker
 from store.migrate import upgrade
 from store.settings import Settings, get_settings
+from worker.queue import JobQueue, Send
 
 logger = logging.getLogger("api")
-
-
-class WorkerQueue:
-    """Sends ``radis.run_job`` to the ``gpu`` queue of the broker in ``settings``, with the worker
-    package's client. Celery is imported and configured on the first job, not at startup."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._celery: Any = None
-        self._lock = threading.Lock()
-
-    def __call__(self, job_id: str) -> None:
-        from worker.app import enqueue_job, make_celery
-
-        with self._lock:
-            if self._celery is None:
-                self._celery = make_celery(self.settings)
-        enqueue_job(job_id, app=self._celery)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     session_factory: sessionmaker[Session] | None = None,
-    enqueue: Enqueue | None = None,
+    enqueue: Send | None = None,
 ) -> FastAPI:
     """Build the app.
 
     ``settings`` default to :func:`store.settings.get_settings` (the environment). ``session_factory``
     replaces the database engine built from ``settings.database_url`` (tests hand in one bound to a
-    rolled-back transaction); ``enqueue`` replaces the worker queue client (tests record the calls;
-    also settable later as ``app.state.radis.enqueue``). With its own embedded (SQLite) database the
+    rolled-back transaction); ``enqueue`` replaces the transport that puts a job's message on the broker
+    (tests record the ids; the app still records each send through ``app.state.radis.queue``, a
+    :class:`worker.queue.JobQueue`). With its own embedded (SQLite) database the
     app migrates it on startup; a server database is migrated by the deployment (``alembic upgrade head``).
     """
     settings = settings or get_settings()
@@ -98,7 +80,7 @@ def create_app(
         settings=settings,
         session_factory=session_factory,
         artifacts=ArtifactStore(settings.artifacts_root),
-        enqueue=enqueue or WorkerQueue(settings),
+        queue=JobQueue(session_factory, settings, send=enqueue),
         metrics=metrics,
     )
     install_error_handlers(app)

@@ -1,13 +1,13 @@
-"""The Celery app of the GPU worker, and how the API enqueues a job.
+"""The Celery app of the GPU worker.
 
-Light on purpose: the API process imports this module to enqueue, so nothing here (or in what it
-imports) loads torch, transformers, peft or the pipeline. ``celery -A worker.app worker -Q gpu``
+Light on purpose: :class:`worker.queue.JobQueue` imports this module to send a job (in the API process
+too), so nothing here (or in what it imports) loads torch, transformers, peft or the pipeline. ``celery -A worker.app worker -Q gpu``
 starts a worker; the task itself lives in :mod:`worker.tasks` (loaded by the worker through
 ``include``).
 
-The broker is only a doorbell: the store is the source of truth. A job is enqueued after the
-transaction that created it committed (:func:`enqueue_after_commit`); a lost message is sent again by
-the reconciler (:mod:`worker.reconciler`); a duplicate one is harmless (only one claim wins).
+The broker is only a doorbell: the store is the source of truth. Every job message is sent by
+:meth:`worker.queue.JobQueue.enqueue`, after the transaction that created the job committed; a lost
+message is sent again by the reconciler (:mod:`worker.reconciler`); a duplicate one is harmless.
 """
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ import logging
 from pathlib import Path
 
 from celery import Celery
-from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import session_scope
-from store.jobs import mark_enqueued
 from store.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -84,26 +80,3 @@ def make_celery(settings: Settings) -> Celery:
 
 #: The app ``celery -A worker.app worker -Q gpu`` runs, configured from the environment (``RADIS_*``).
 celery_app = make_celery(get_settings())
-
-
-def enqueue_job(job_id: str, *, app: Celery | None = None) -> None:
-    """Send the job to the GPU queue. Call it only after the transaction that created the job committed."""
-    # ignore_result: the outcome is read from the store, so sending must not wait on the result backend.
-    (app or celery_app).send_task(RUN_JOB_TASK, args=[job_id], queue=GPU_QUEUE, ignore_result=True)
-
-
-def enqueue_after_commit(factory: sessionmaker[Session], job_id: str, *, app: Celery | None = None) -> bool:
-    """Enqueue a committed job and record ``enqueued_at`` in its own transaction.
-
-    Returns False when the message could not be sent (broker down) or the job is no longer queued.
-    The job stays ``queued`` either way: the store is the source of truth, and the reconciler sends
-    the message again later, so the API need not fail the request that created the job.
-    """
-    try:
-        enqueue_job(job_id, app=app)
-    except (BrokerUnreachable, OSError) as exc:
-        # The job is committed and queued: the reconciler sends it later, so the caller's request succeeded.
-        log.warning("job %s: could not reach the broker (%s); the reconciler will enqueue it", job_id, type(exc).__name__)
-        return False
-    with session_scope(factory) as session:
-        return mark_enqueued(session, job_id)

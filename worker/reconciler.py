@@ -2,7 +2,8 @@
 
 Two cases: a ``queued`` job whose message was never sent (the API died between commit and enqueue) or
 was sent long ago (the broker lost it: a Redis restart without persistence, a flushed queue); and a
-``running`` job whose heartbeat is stale (its worker died). Both get a new ``radis.run_job`` message;
+``running`` job whose heartbeat is stale (its worker died). Both get a new ``radis.run_job`` message,
+sent by :meth:`worker.queue.JobQueue.enqueue` (the only path that sends one);
 the worker that receives it claims the queued job, or takes the stale one over and resumes it from
 its newest checkpoint. Duplicates are harmless (only one claim or take-over wins), so several
 reconcilers may run at once.
@@ -18,16 +19,15 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import job_queries
-from store import jobs as store_jobs
 from store.ids import utcnow
 from store.settings import Settings, get_settings
-from worker.app import enqueue_job
+from worker.queue import JobQueue
 from worker.runner import worker_sessionmaker
 from worker.store_writes import in_transaction
 
@@ -46,7 +46,7 @@ DEFAULT_INTERVAL_S = 60.0
 def reconcile_once(
     factory: sessionmaker[Session],
     settings: Settings,
-    enqueue: Callable[[str], None] = enqueue_job,
+    queue: JobQueue | None = None,
     now: datetime | None = None,
     *,
     requeue_after_s: float = DEFAULT_REQUEUE_AFTER_S,
@@ -55,10 +55,13 @@ def reconcile_once(
 ) -> dict[str, int]:
     """One pass; returns counts ``{"queued": …, "stale": …, "errors": …}`` of jobs sent and failed sends.
 
+    ``queue`` defaults to one sending through a Celery app built from ``settings``.
+
     ``recently_sent`` (job id → when this reconciler last sent it) keeps a long-lived loop from sending a
     stale running job again on every pass while no worker is free to take it; queued jobs need no memory
     (their ``enqueued_at`` is stored).
     """
+    queue = queue or JobQueue(factory, settings)
     now = now or utcnow()
     grace_before = now - timedelta(seconds=unsent_grace_s)
     requeue_before = now - timedelta(seconds=requeue_after_s)
@@ -83,15 +86,11 @@ def reconcile_once(
     counts = {"queued": 0, "stale": 0, "errors": 0}
     for kind, job_ids in (("queued", queued), ("stale", stale)):
         for job_id in job_ids:
-            try:
-                enqueue(job_id)
-            except Exception as exc:  # noqa: BLE001 - one unreachable send must not stop the pass
-                log.warning("job %s: could not enqueue (%s)", job_id, type(exc).__name__)
+            # Records enqueued_at for a queued job; a running one has nothing to record.
+            if not queue.enqueue(job_id):
                 counts["errors"] += 1
                 continue
-            if kind == "queued":
-                in_transaction(factory, lambda s, job_id=job_id: store_jobs.mark_enqueued(s, job_id))
-            elif recently_sent is not None:
+            if kind == "stale" and recently_sent is not None:
                 recently_sent[job_id] = now
             counts[kind] += 1
             log.info("job %s: %s job enqueued again", job_id, kind)
@@ -103,25 +102,26 @@ def run_forever(
     *,
     factory: sessionmaker[Session] | None = None,
     settings: Settings | None = None,
-    enqueue: Callable[[str], None] = enqueue_job,
+    queue: JobQueue | None = None,
     stop: threading.Event | None = None,
     requeue_after_s: float = DEFAULT_REQUEUE_AFTER_S,
     unsent_grace_s: float = DEFAULT_UNSENT_GRACE_S,
 ) -> None:
     """Reconcile every ``interval_s`` seconds until ``stop`` is set (forever without one); the thresholds
-    are :func:`reconcile_once`'s.
+    are :func:`reconcile_once`'s; ``queue`` defaults to one built from ``settings``.
 
     A failing pass (database down) is logged and retried at the next interval: the loop never dies.
     """
     settings = settings or get_settings()
     factory = factory or worker_sessionmaker(settings.database_url)
+    queue = queue or JobQueue(factory, settings)
     stop = stop or threading.Event()
     sent: dict[str, datetime] = {}
     log.info("reconciler started (every %.0f s)", interval_s)
     while True:
         try:
             counts = reconcile_once(
-                factory, settings, enqueue,
+                factory, settings, queue,
                 requeue_after_s=requeue_after_s, unsent_grace_s=unsent_grace_s, recently_sent=sent,
             )
             if counts["queued"] or counts["stale"] or counts["errors"]:

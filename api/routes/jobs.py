@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api.deps import AppState, ProjectDep, SessionDep, StateDep
-from api.errors import APIError, first_line
+from api.deps import ProjectDep, SessionDep, StateDep
+from api.errors import APIError
 from api.job_requests import validate_job_request
 from api.schemas import (
     CheckpointList,
@@ -25,14 +24,12 @@ from store import events as store_events
 from store import files as store_files
 from store import job_queries
 from store import jobs as store_jobs
-from store.db import session_scope
 from store.errors import NotFound
 from store.ids import parse_event_id
 from store.models import File, FileStatus
-from store.result_files import UPLOAD_PURPOSE
 from store.projects import max_concurrent_jobs
+from store.result_files import UPLOAD_PURPOSE
 
-logger = logging.getLogger("api.jobs")
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"])
 
@@ -56,24 +53,6 @@ def _usable_file(session: Session, project_id: str, file_id: str, param: str) ->
             400, f"Invalid {param}: file {file_id} is {row.status}, not processed.", param=param, code="invalid_file"
         )
     return row
-
-
-def dispatch(state: AppState, job_id: str) -> None:
-    """Send the committed job to the worker queue and record that it was sent.
-
-    A failure is logged, not raised: the job is safely queued in the database, and the reconciler
-    enqueues queued jobs whose message never went out.
-    """
-    try:
-        state.enqueue(job_id)
-    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the job for the reconciler
-        logger.warning("could not enqueue %s (%s); the reconciler will send it", job_id, first_line(exc))
-        return
-    try:
-        with session_scope(state.session_factory) as session:
-            store_jobs.mark_enqueued(session, job_id)
-    except Exception as exc:  # noqa: BLE001 - the message went out; a missing timestamp only means an extra resend
-        logger.warning("enqueued %s but could not record it (%s)", job_id, first_line(exc))
 
 
 @router.post("", response_model=FineTuningJob, summary="Create a fine-tuning job")
@@ -109,7 +88,8 @@ def create_job(
     # Commit before enqueueing: a worker must never receive the id of a job it cannot read.
     session.commit()
     if created:
-        dispatch(state, job.id)
+        # A broker failure is logged, not raised: the job is queued in the database and the reconciler sends it.
+        state.queue.enqueue(job.id)
     else:
         response.headers["Idempotent-Replayed"] = "true"
     return FineTuningJob.from_row(job)

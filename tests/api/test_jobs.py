@@ -20,6 +20,7 @@ from store import jobs as store_jobs
 from store.db import session_scope
 from store.settings import Settings, get_settings
 from tests.api.conftest import Caller, EnqueueRecorder, corpus_bytes, make_caller, upload
+from worker.queue import JobQueue
 
 JOBS = "/v1/fine_tuning/jobs"
 MODEL = "smollm2-135m-instruct"
@@ -229,7 +230,7 @@ def test_broker_failure_keeps_the_job_queued_and_logs_no_secret(
     def broken(job_id: str) -> None:
         raise ConnectionError("cannot reach redis://:hunter2@broker:6379/0")
 
-    app.state.radis.enqueue = broken
+    app.state.radis.queue = JobQueue(db_sessionmaker, send=broken)
     with caplog.at_level(logging.WARNING):
         response = create(client, caller, model=MODEL, training_file=training_file["id"])
     assert response.status_code == 200 and response.json()["status"] == "queued"
@@ -259,7 +260,7 @@ def test_the_worker_client_puts_the_job_on_the_gpu_queue(
     settings = api_settings.model_copy(update={"broker_url": broker, "result_backend": broker})
     queue = redis.Redis.from_url(broker)
     before = queue.llen("gpu")
-    # No enqueue override: the app uses worker.app.enqueue_job with a Celery app built from its settings.
+    # No enqueue override: the app's JobQueue sends through a Celery app built from its settings.
     with TestClient(create_app(settings, session_factory=db_sessionmaker)) as client:
         file_id = upload(client, caller, corpus_bytes()).json()["id"]
         job_id = create(client, caller, model=MODEL, training_file=file_id).json()["id"]

@@ -27,7 +27,7 @@ from store.db import session_scope
 from store.settings import Settings
 from tests.worker.celery_harness import celery_worker, log_tail, wait_until_finished
 from tests.worker.conftest import job_events, load_job
-from worker.app import enqueue_after_commit, enqueue_job, make_celery
+from worker.queue import JobQueue
 from worker.reconciler import reconcile_once
 from worker.runner import process_job
 
@@ -67,13 +67,13 @@ def test_a_sigkilled_worker_is_replaced_and_the_job_resumes_from_its_checkpoint_
     factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, redis_db_url: str, make_job, tmp_path: Path
 ) -> None:
     settings = fault_settings(worker_settings, redis_db_url)
-    app = make_celery(settings)
+    queue = JobQueue(factory, settings)
     reference = make_job(**LONG_JOB)
     interrupted = make_job(**LONG_JOB)
     log = tmp_path / "worker.log"
 
     with celery_worker(settings, log) as first_worker:
-        assert enqueue_after_commit(factory, interrupted, app=app)
+        assert queue.enqueue(interrupted)
         # Kill after the step-2 checkpoint was recorded and step 3 is under way or done.
         wait_for(lambda: any(step >= 3 for step, _ in training_steps(factory, interrupted)), 240, "step 3")
         os.killpg(first_worker.pid, signal.SIGKILL)
@@ -83,7 +83,7 @@ def test_a_sigkilled_worker_is_replaced_and_the_job_resumes_from_its_checkpoint_
 
     with celery_worker(settings, log) as second_worker:
         time.sleep(settings.stale_after_s + 0.5)
-        counts = reconcile_once(factory, settings, lambda job_id: enqueue_job(job_id, app=app))
+        counts = reconcile_once(factory, settings, queue)
         assert counts["stale"] == 1, counts
         job = wait_until_finished(factory, interrupted, second_worker, log)
     assert job.status == "succeeded", f"{job.error_code}: {job.error_message}\n{log_tail(log)}"
@@ -120,7 +120,7 @@ def test_a_flushed_broker_loses_no_job(
     factory: sessionmaker[Session], worker_settings: Settings, redis_db_url: str, make_job, tmp_path: Path
 ) -> None:
     settings = fault_settings(worker_settings, redis_db_url)
-    app = make_celery(settings)
+    queue = JobQueue(factory, settings)
     running = make_job(**{**LONG_JOB, "hyperparameters": {"n_epochs": 2}})
     waiting = [make_job(method="supervised", hyperparameters={"max_steps": 1}, method_settings={"evaluation": {"retention": False}})
                for _ in range(2)]
@@ -128,10 +128,10 @@ def test_a_flushed_broker_loses_no_job(
     broker = redis.Redis.from_url(redis_db_url)
 
     with celery_worker(settings, log) as worker:
-        assert enqueue_after_commit(factory, running, app=app)
+        assert queue.enqueue(running)
         wait_for(lambda: load_job(factory, running).status == "running", 120, "the first job to start")
         for job_id in waiting:
-            assert enqueue_after_commit(factory, job_id, app=app)
+            assert queue.enqueue(job_id)
         assert broker.llen("gpu") == 2  # the worker (one slot, prefetch 1) holds only the running one
         broker.flushdb()
         assert broker.dbsize() == 0
@@ -142,7 +142,7 @@ def test_a_flushed_broker_loses_no_job(
         assert [load_job(factory, j).status for j in waiting] == ["queued", "queued"]  # the doorbell is gone
 
         # Thresholds 0: the test cannot wait the production 10 minutes before presuming them lost.
-        counts = reconcile_once(factory, settings, lambda job_id: enqueue_job(job_id, app=app),
+        counts = reconcile_once(factory, settings, queue,
                                 requeue_after_s=0.0, unsent_grace_s=0.0)
         assert counts == {"queued": 2, "stale": 0, "errors": 0}
         for job_id in waiting:

@@ -23,6 +23,7 @@ from store.keys import create_key, list_keys, revoke_key
 from store.models import ApiKey
 from tests.api.conftest import Caller, corpus_bytes, make_caller, upload
 from tests.api.test_results import SucceededJob
+from worker.queue import JobQueue
 
 #: Routes that answer without a key: liveness, readiness, Prometheus metrics, and the API's own
 #: description (it holds no data of any project).
@@ -177,7 +178,7 @@ def test_no_key_or_password_in_answers_or_logs(
     def failing_enqueue(job_id: str) -> None:
         raise ConnectionError(f"cannot reach redis://:{secret_password}@10.0.0.1:6379/0 for {job_id} with {caller.key}")
 
-    app.state.radis.enqueue = failing_enqueue
+    app.state.radis.queue = JobQueue(app.state.radis.session_factory, send=failing_enqueue)
     answers = []
     with caplog.at_level(logging.DEBUG):
         answers.append(client.get("/v1/files", headers={"Authorization": f"Bearer {wrong}"}))

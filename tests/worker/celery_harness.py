@@ -87,19 +87,19 @@ def enqueue_and_reconcile_through_a_real_worker(
 ) -> tuple[Job, Job]:
     """The scenario both integration tests run: a job enqueued after commit, and a job never enqueued
     that the reconciler sends, each run to ``succeeded`` by a real worker; returns both jobs."""
-    from worker.app import enqueue_after_commit, enqueue_job, make_celery
+    from worker.queue import JobQueue
     from worker.reconciler import reconcile_once
 
-    app = make_celery(settings)  # the API's side: the same settings, its own app
+    queue = JobQueue(factory, settings)  # the API's side: the same settings, its own Celery app
     sent = make_job(method="radis", method_settings={"evaluation": {"retention": False}})
     forgotten = make_job(method="supervised", hyperparameters={"max_steps": 1},
                          method_settings={"evaluation": {"retention": False}})
     with celery_worker(settings, log_path) as process:
-        assert enqueue_after_commit(factory, sent, app=app), log_tail(log_path)
+        assert queue.enqueue(sent), log_tail(log_path)
         first = wait_until_finished(factory, sent, process, log_path)
         assert first.status == "succeeded", f"{first.error_code}: {first.error_message}\n{log_tail(log_path)}"
 
-        counts = reconcile_once(factory, settings, lambda job_id: enqueue_job(job_id, app=app), unsent_grace_s=0.0)
+        counts = reconcile_once(factory, settings, queue, unsent_grace_s=0.0)
         assert counts == {"queued": 1, "stale": 0, "errors": 0}
         second = wait_until_finished(factory, forgotten, process, log_path)
         assert second.status == "succeeded", f"{second.error_code}: {second.error_message}\n{log_tail(log_path)}"

@@ -1,4 +1,4 @@
-"""The Celery app's configuration and the enqueue helpers, on a real embedded (SQLite) broker."""
+"""The Celery app's configuration, on a real embedded (SQLite) broker."""
 
 from __future__ import annotations
 
@@ -8,19 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
-
 from store.settings import Settings
 from worker.app import (
     EMBEDDED_BROKER_TRANSPORT,
     GPU_QUEUE,
     RUN_JOB_TASK,
-    enqueue_after_commit,
     ensure_result_folder,
     make_celery,
 )
-
-from .conftest import load_job
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -55,7 +50,7 @@ def test_make_celery_configures_long_jobs_one_per_child(tmp_path: Path, worker_d
 
 
 def test_importing_the_app_loads_no_ml_library(tmp_path: Path) -> None:
-    """The API imports worker.app to enqueue: it must stay free of torch and friends."""
+    """The job queue imports worker.app to send (in the API process too): it must stay free of torch and friends."""
     code = (
         "import sys, worker.app\n"
         "heavy = [m for m in ('torch', 'transformers', 'peft', 'radis_core.pipeline') if m in sys.modules]\n"
@@ -71,39 +66,3 @@ def test_the_worker_makes_the_folder_of_a_sqlite_result_backend(tmp_path: Path) 
     settings = Settings(data_dir=tmp_path / "data", result_backend=f"db+sqlite:///{tmp_path / 'results' / 'r.db'}")
     ensure_result_folder(settings)
     assert (tmp_path / "results").is_dir()
-
-
-def test_enqueue_after_commit_sends_the_job_id_to_the_gpu_queue_and_records_it(
-    tmp_path: Path, worker_db_url: str, factory: sessionmaker[Session], make_job
-) -> None:
-    app = make_celery(_embedded_settings(tmp_path, worker_db_url))
-    job_id = make_job()
-    assert load_job(factory, job_id).enqueued_at is None
-
-    assert enqueue_after_commit(factory, job_id, app=app) is True
-
-    assert load_job(factory, job_id).enqueued_at is not None
-    with app.connection_for_read() as connection:
-        queue = connection.SimpleQueue(GPU_QUEUE)
-        try:
-            message = queue.get(timeout=10)
-            args, kwargs, _ = message.decode()
-            assert message.headers["task"] == RUN_JOB_TASK
-            assert (args, kwargs) == ([job_id], {})
-            message.ack()
-        finally:
-            queue.close()
-
-
-def test_enqueue_after_commit_leaves_the_job_to_the_reconciler_when_the_broker_is_down(
-    tmp_path: Path, worker_db_url: str, factory: sessionmaker[Session], make_job
-) -> None:
-    # Nothing listens on port 1: the send fails fast (no result backend is contacted).
-    settings = Settings(data_dir=tmp_path / "data", database_url=worker_db_url,
-                        broker_url="redis://127.0.0.1:1/0", result_backend="redis://127.0.0.1:1/0")
-    job_id = make_job()
-
-    assert enqueue_after_commit(factory, job_id, app=make_celery(settings)) is False
-
-    job = load_job(factory, job_id)
-    assert job.status == "queued" and job.enqueued_at is None

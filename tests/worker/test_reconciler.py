@@ -1,7 +1,7 @@
 """The reconciler against a real store: which jobs it sends again, and what it records.
 
-``enqueue`` is a plain callable by design (the Celery send in production); here it records the ids, so
-these tests need no broker. Each test gets an empty database: the reconciler looks at every job.
+The queue's transport is a plain callable by design (the Celery send in production); here it records
+the ids, so these tests need no broker. Each test gets an empty database: the reconciler looks at every job.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from store.db import make_engine, make_sessionmaker, session_scope
 from store.ids import utcnow
 from store.jobs import claim_job, mark_enqueued, mark_succeeded, request_cancel
 from store.settings import Settings
+from worker.queue import JobQueue
 from worker.reconciler import DEFAULT_REQUEUE_AFTER_S, DEFAULT_UNSENT_GRACE_S, reconcile_once, run_forever
 
 from .conftest import load_job
@@ -54,10 +55,10 @@ def test_queued_jobs_are_sent_when_never_sent_or_sent_long_ago(
     sent: list[str] = []
 
     # Just created: the API is presumably enqueueing it right now.
-    assert reconcile_once(factory, worker_settings, sent.append) == {"queued": 0, "stale": 0, "errors": 0}
+    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append)) == {"queued": 0, "stale": 0, "errors": 0}
     assert sent == []
 
-    assert reconcile_once(factory, worker_settings, sent.append, now=_later(DEFAULT_UNSENT_GRACE_S + 1)) == {
+    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=_later(DEFAULT_UNSENT_GRACE_S + 1)) == {
         "queued": 1, "stale": 0, "errors": 0
     }
     assert sent == [never_sent]
@@ -65,7 +66,7 @@ def test_queued_jobs_are_sent_when_never_sent_or_sent_long_ago(
 
     # Long after the last send, both queued jobs are presumed lost by the broker; the cancelled one never.
     sent.clear()
-    counts = reconcile_once(factory, worker_settings, sent.append, now=_later(DEFAULT_REQUEUE_AFTER_S + 1))
+    counts = reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=_later(DEFAULT_REQUEUE_AFTER_S + 1))
     assert counts == {"queued": 2, "stale": 0, "errors": 0}
     assert sorted(sent) == sorted([never_sent, just_sent])
 
@@ -82,18 +83,18 @@ def test_running_jobs_are_sent_only_when_their_heartbeat_is_stale(
     sent: list[str] = []
     memory: dict[str, datetime] = {}
 
-    assert reconcile_once(factory, worker_settings, sent.append, recently_sent=memory)["stale"] == 0
+    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), recently_sent=memory)["stale"] == 0
 
     stale_time = _later(worker_settings.stale_after_s + 1)
-    assert reconcile_once(factory, worker_settings, sent.append, now=stale_time, recently_sent=memory)["stale"] == 1
+    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=stale_time, recently_sent=memory)["stale"] == 1
     assert sent == [running]
     assert load_job(factory, running).status == "running"  # the worker that gets the message takes it over
 
     # A loop does not send it again on every pass while no worker is free ...
-    assert reconcile_once(factory, worker_settings, sent.append, now=stale_time + timedelta(seconds=60), recently_sent=memory)["stale"] == 0
+    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=stale_time + timedelta(seconds=60), recently_sent=memory)["stale"] == 0
     # ... but does once the send is old.
     much_later = stale_time + timedelta(seconds=DEFAULT_REQUEUE_AFTER_S + 1)
-    assert reconcile_once(factory, worker_settings, sent.append, now=much_later, recently_sent=memory)["stale"] == 1
+    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=much_later, recently_sent=memory)["stale"] == 1
     assert sent == [running, running]
 
 
@@ -105,7 +106,7 @@ def test_a_failed_send_is_counted_and_the_job_stays_unsent(
     def broker_down(_: str) -> None:
         raise ConnectionError("broker unreachable")
 
-    counts = reconcile_once(factory, worker_settings, broker_down, now=_later(DEFAULT_UNSENT_GRACE_S + 1))
+    counts = reconcile_once(factory, worker_settings, JobQueue(factory, send=broker_down), now=_later(DEFAULT_UNSENT_GRACE_S + 1))
 
     assert counts == {"queued": 0, "stale": 0, "errors": 1}
     assert load_job(factory, job_id).enqueued_at is None
@@ -123,7 +124,7 @@ def test_run_forever_reconciles_until_stopped(factory: sessionmaker[Session], wo
     # A zero grace makes the new job due at the first pass.
     settings = worker_settings
     thread = threading.Thread(
-        target=run_forever, kwargs={"interval_s": 0.05, "factory": factory, "settings": settings, "enqueue": enqueue, "stop": stop,
+        target=run_forever, kwargs={"interval_s": 0.05, "factory": factory, "settings": settings, "queue": JobQueue(factory, send=enqueue), "stop": stop,
                                     "unsent_grace_s": 0.0},
         daemon=True,
     )
