@@ -39,6 +39,7 @@ import psutil  # noqa: E402
 import load  # noqa: E402  (bench/load.py: the service setup)
 
 from _common import REPO_ROOT, machine, report  # noqa: E402
+from radis_core.hashing import sha256_file  # noqa: E402
 
 MB = 1_000_000
 
@@ -181,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     got += len(chunk)
             dl_seconds = time.perf_counter() - dl.started
             dl.stop()
-            with open(corpus, "rb") as fh:
-                want = hashlib.file_digest(fh, "sha256").hexdigest()
+            want = sha256_file(corpus)
 
         val_head = validate_in_fresh_process(head)
         val_all = validate_in_fresh_process(corpus)

