@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -228,10 +227,6 @@ class ArtifactStore:
         path = self.path(f"jobs/{job_id}")
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    def delete_job_dir(self, job_id: str) -> None:
-        """Remove a job's working folder and everything in it."""
-        shutil.rmtree(self.path(f"jobs/{job_id}"), ignore_errors=True)
 
     def key_of(self, path: Path | str) -> str:
         """The key of a path inside the root (for files the worker wrote under :meth:`job_dir`)."""

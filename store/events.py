@@ -100,13 +100,6 @@ def list_checkpoints(
     return rows[:limit], len(rows) > limit
 
 
-def latest_checkpoint(session: Session, job_id: str) -> Checkpoint | None:
-    """The checkpoint with the highest step (a restarted job resumes from it)."""
-    return session.scalars(
-        select(Checkpoint).where(Checkpoint.job_id == job_id).order_by(Checkpoint.step.desc()).limit(1)
-    ).first()
-
-
 def prune_checkpoints(session: Session, job_id: str, *, keep: int) -> list[Checkpoint]:
     """Delete all but the newest ``keep`` checkpoint rows; returns the removed rows so the caller can
     delete their blobs after commit."""

@@ -100,31 +100,6 @@ def delete_file(session: Session, project_id: str, file_id: str) -> File:
     return row
 
 
-def set_file_status(
-    session: Session,
-    file_id: str,
-    status: str,
-    *,
-    status_details: str | None = None,
-    validation: dict[str, Any] | None = None,
-    n_examples: int | None = None,
-) -> File:
-    """Record the outcome of validating a file (``processed`` or ``error`` with details)."""
-    if status not in set(FileStatus):
-        raise ValueError(f"status: must be one of {', '.join(FileStatus)}, got {status!r}")
-    row = session.get(File, file_id)
-    if row is None:
-        raise NotFound("file", file_id)
-    row.status = status
-    row.status_details = status_details
-    if validation is not None:
-        row.validation = validation
-    if n_examples is not None:
-        row.n_examples = n_examples
-    session.flush()
-    return row
-
-
 def storage_used(session: Session, project_id: str) -> int:
     """Bytes of the project's live files."""
     total = session.scalar(

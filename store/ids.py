@@ -31,11 +31,6 @@ def new_file_id() -> str:
     return new_id(FILE_PREFIX)
 
 
-def new_job_id() -> str:
-    """A fresh ``ftjob-…`` id."""
-    return new_id(JOB_PREFIX)
-
-
 def is_well_formed(object_id: str) -> bool:
     """True when ``object_id`` has the shape of an id made by :func:`new_id`."""
     return bool(ID_PATTERN.match(object_id))

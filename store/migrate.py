@@ -59,8 +59,3 @@ def current_revision(url: str | URL) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
-
-
-def is_up_to_date(url: str | URL) -> bool:
-    """True when the database is at the newest revision (a readiness check)."""
-    return current_revision(url) == head_revision()

@@ -49,11 +49,6 @@ def get_or_create_project(session: Session, name: str) -> Project:
     return get_project_by_name(session, name) or create_project(session, name)
 
 
-def list_projects(session: Session) -> list[Project]:
-    """Every project, oldest first."""
-    return list(session.scalars(select(Project).order_by(Project.created_at, Project.id)))
-
-
 def max_concurrent_jobs(project: Project, default: int) -> int:
     """The project's active-job limit: its own when set, else the deployment's ``default``."""
     return project.max_concurrent_jobs if project.max_concurrent_jobs is not None else default

@@ -14,7 +14,6 @@ from store.files import (
     file_used_by_active_job,
     get_file,
     list_files,
-    set_file_status,
     storage_used,
 )
 from store.ids import new_file_id
@@ -111,14 +110,6 @@ def test_storage_quota_is_enforced(db_session: Session) -> None:
     with pytest.raises(QuotaExceeded) as caught:
         add_file(db_session, small.id, "b", nbytes=41)
     assert (caught.value.limit, caught.value.current) == (100, 60)
-
-
-def test_set_file_status_records_validation_errors(db_session: Session, project: Project) -> None:
-    row = add_file(db_session, project.id, status=FileStatus.UPLOADED)
-    updated = set_file_status(db_session, row.id, FileStatus.ERROR, status_details="line 3: missing 'target'")
-    assert (updated.status, updated.status_details) == ("error", "line 3: missing 'target'")
-    with pytest.raises(ValueError, match="status"):
-        set_file_status(db_session, row.id, "bogus")
 
 
 def test_file_used_by_active_job(db_session: Session, project: Project) -> None:
