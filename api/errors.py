@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from radis_core.settings import field_path
 from store.artifacts import TooLarge
 from store.errors import IdempotencyConflict, InvalidTransition, NotFound, QuotaExceeded
 
@@ -102,24 +103,20 @@ def _param_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
     parts = list(loc)
     if parts and parts[0] in _LOCATION_ROOTS:
         parts = parts[1:]
-    path = ""
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or None
+    return field_path(parts) or None
 
 
-def _validation_code(error_type: str) -> str:
+def _validation_code(error_type: str, param: str | None) -> str:
     if error_type == "missing":
         return "missing_required_parameter"
     if error_type == "extra_forbidden":
         return "unknown_parameter"
+    if param and (param.startswith("hyperparameters.") or ".hyperparameters." in param):
+        return "invalid_hyperparameter"
     return "invalid_value"
 
 
-def _validation_message(error: dict[str, Any], param: str | None) -> str:
+def _validation_message(error: dict[str, Any], param: str | None, errors: list[dict[str, Any]]) -> str:
     kind = error.get("type", "")
     if kind == "json_invalid":
         return "We could not parse the JSON body of your request: it is not valid JSON."
@@ -127,8 +124,10 @@ def _validation_message(error: dict[str, Any], param: str | None) -> str:
         return f"Missing required parameter: '{param}'."
     if kind == "extra_forbidden":
         return f"Unrecognized request argument supplied: '{param}'."
-    # pydantic's message explains the value's problem; the input itself is not echoed (it could be a secret).
-    reason = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    # pydantic's message explains the value's problem, every alternative of an "int or 'auto'" once;
+    # the input itself is not echoed (it could be a secret).
+    same = [e for e in errors if _param_path(e.get("loc", ())) == param] or [error]
+    reason = " or ".join(dict.fromkeys(str(e.get("msg", "invalid value")).removeprefix("Value error, ") for e in same))
     return f"Invalid value for '{param}': {reason}." if param else reason
 
 
@@ -137,16 +136,18 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
     if not errors:
         return error_response(400, "Invalid request.", code="invalid_value")
-    details = []
+    details: list[dict[str, Any]] = []
     for error in errors:
         param = None if error.get("type") == "json_invalid" else _param_path(error.get("loc", ()))
-        details.append({"param": param, "message": _validation_message(error, param)})
+        if details and any(d["param"] == param for d in details):
+            continue  # the other alternatives of a union: already in that field's message
+        details.append({"param": param, "message": _validation_message(error, param, errors)})
     first = errors[0]
     return error_response(
         400,
         details[0]["message"],
         param=details[0]["param"],
-        code="invalid_json" if first.get("type") == "json_invalid" else _validation_code(first.get("type", "")),
+        code="invalid_json" if first.get("type") == "json_invalid" else _validation_code(first.get("type", ""), details[0]["param"]),
         details=details if len(details) > 1 else None,
     )
 

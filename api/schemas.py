@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from radis_core.settings import Hyperparameters, Method, RadisSettings, SupervisedSettings
 from store.ids import event_public_id, unix_seconds
 from store.models import Checkpoint, File, Job, JobEvent
 
@@ -98,37 +99,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RadisMethodSettings(_Strict):
-    """``method.radis``: hyperparameters, how rationales are generated, and the evaluation."""
-
-    hyperparameters: dict[str, Any] | None = None
-    rationale: dict[str, Any] | None = None
-    evaluation: dict[str, Any] | None = None
-
-
-class SupervisedMethodSettings(_Strict):
-    """``method.supervised``: the SFT baseline (reference only; no rationales)."""
-
-    hyperparameters: dict[str, Any] | None = None
-    evaluation: dict[str, Any] | None = None
-
-
 class MethodRequest(_Strict):
-    type: Literal["radis", "supervised"] = "radis"
-    radis: RadisMethodSettings | None = None
-    supervised: SupervisedMethodSettings | None = None
+    """OpenAI's ``method`` object: the type, and that method's settings under a key of the same name.
 
+    The settings models are the library's own (:mod:`radis_core.settings`): one declaration gives the
+    ranges this API enforces, the worker re-checks and the OpenAPI document shows.
+    """
 
-AutoInt = int | Literal["auto"]
-AutoFloat = float | Literal["auto"]
-
-
-class LegacyHyperparameters(_Strict):
-    """OpenAI's deprecated top-level ``hyperparameters``."""
-
-    n_epochs: AutoInt | None = None
-    batch_size: AutoInt | None = None
-    learning_rate_multiplier: AutoFloat | None = None
+    type: Method = "radis"
+    radis: RadisSettings | None = None
+    supervised: SupervisedSettings | None = None
 
 
 class CreateJobRequest(_Strict):
@@ -141,7 +121,8 @@ class CreateJobRequest(_Strict):
     suffix: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     metadata: dict[str, str] | None = None
     method: MethodRequest | None = None
-    hyperparameters: LegacyHyperparameters | None = None
+    #: OpenAI's deprecated top-level hyperparameters (``method.<type>.hyperparameters`` replaces it).
+    hyperparameters: Hyperparameters | None = None
     integrations: list[Any] | None = None
 
     @field_validator("metadata")
@@ -175,8 +156,10 @@ class JobError(BaseModel):
     param: str | None = None
 
 
-#: What OpenAI's job object always shows under ``hyperparameters`` until values are resolved.
-_OPENAI_HYPERPARAMETER_DEFAULTS = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"}
+#: What OpenAI's job object always shows under ``hyperparameters`` until values are resolved (their defaults).
+_OPENAI_HYPERPARAMETER_DEFAULTS = {
+    name: Hyperparameters.model_fields[name].default for name in ("n_epochs", "batch_size", "learning_rate_multiplier")
+}
 
 
 def requested_or_resolved_hyperparameters(job: Job) -> dict[str, Any]:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
 
-from radis_core.config import RationaleSettings  # noqa: E402
+from radis_core.settings import RationaleSettings  # noqa: E402
 from radis_core.rationale_cache import RationaleCache  # noqa: E402
 from radis_core.rationales import generate_rationales  # noqa: E402
 

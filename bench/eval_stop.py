@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
 
 from radis_core.chat_model import HFChatModel  # noqa: E402
-from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, SEPARATOR  # noqa: E402
+from radis_core.config import SEPARATOR  # noqa: E402
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE  # noqa: E402
 from radis_core.generation import DecodeSettings, generate  # noqa: E402
 from radis_core.prompts import translation_prompt  # noqa: E402
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
 
-from radis_core.config import RationaleSettings  # noqa: E402
+from radis_core.settings import RationaleSettings  # noqa: E402
 from radis_core.generation import Generation, _stop_token_ids, _strip_after_eos, generate  # noqa: E402
 from radis_core.prompts import ChatFormat, rationale_prompt  # noqa: E402
 from radis_core.rationales import decode_settings  # noqa: E402

@@ -13,7 +13,7 @@ sys.path.insert(0, "bench")
 import torch
 from _common import load
 from gpu_smoke import synthetic_pairs, random_weights_folder
-from radis_core.config import RationaleSettings
+from radis_core.settings import RationaleSettings
 from radis_core.prompts import ChatFormat, rationale_prompt
 from radis_core.rationales import decode_settings
 from radis_core.generation import generate, _BatchDecoder, _stop_token_ids

@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402  (puts the repository on sys.path)
 from generation import naive as one_at_a_time  # noqa: E402  (bench/generation.py: target 1's baseline)
 
-from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters, RationaleSettings  # noqa: E402
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters, RationaleSettings  # noqa: E402
 from radis_core.corpus import Pair  # noqa: E402
 from radis_core.dataset import build_examples  # noqa: E402
 from radis_core.generation import DecodeSettings, generate  # noqa: E402
-from radis_core.hyperparams import resolve  # noqa: E402
+from radis_core.settings import resolve  # noqa: E402
 from radis_core.prompts import ChatFormat, rationale_prompt  # noqa: E402
 from radis_core.rationales import decode_settings  # noqa: E402
 from radis_core.training import attach_lora, train  # noqa: E402

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
 
-from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters  # noqa: E402
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters  # noqa: E402
 from radis_core.dataset import IGNORE_INDEX, build_examples, collate  # noqa: E402
-from radis_core.hyperparams import resolve  # noqa: E402
+from radis_core.settings import resolve  # noqa: E402
 from radis_core.training import attach_lora, micro_batch_plan, train  # noqa: E402
 
 _NOTES = ["The word order follows English main clauses.", "'kauft' is rendered as 'buys', present tense.",

@@ -6,81 +6,79 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+if TYPE_CHECKING:
+    from radis_core.settings import SupervisedSettings
+
 app = typer.Typer(help="RaDis (Rationale Distillation) fine-tuning, as a library command.", no_args_is_help=True)
 console = Console()
 
 
-def _auto_int(value: str) -> int | str:
-    return "auto" if value == "auto" else int(value)
+def settings_from_options(method: str, settings_json: Optional[str], hp: list[str], sets: list[str]) -> SupervisedSettings:
+    """The method's settings from ``--settings``, ``--hp`` and ``--set``, validated by the contract;
+    :class:`typer.BadParameter` naming the setting's path otherwise."""
+    from radis_core.settings import (
+        METHODS,
+        SettingsError,
+        merged_sections,
+        method_settings,
+        parse_assignments,
+        parse_settings_json,
+    )
 
-
-def _auto_float(value: str) -> float | str:
-    return "auto" if value == "auto" else float(value)
+    if method not in METHODS:
+        raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
+    try:
+        sections = merged_sections(parse_settings_json(settings_json), hyperparameters=parse_assignments(hp, "--hp"),
+                                   dotted=parse_assignments(sets, "--set"))
+        return method_settings(method, sections)
+    except SettingsError as exc:
+        raise typer.BadParameter(exc.reason, param_hint=exc.path) from None
 
 
 @app.command()
 def run(
     model: str = typer.Option("smollm2-135m-instruct", help="Catalogue name, local HF folder, .gguf file or hf:org/name."),
     train: Path = typer.Option(..., exists=True, dir_okay=False, help="Training corpus (JSONL/TSV/CSV/chat JSONL)."),
-    valid: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Held-out pairs; default: a seeded 20% holdout."),
+    valid: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Held-out pairs; default: a seeded holdout."),
     method: str = typer.Option("radis", help="radis (reference + rationale) or supervised (reference only)."),
     out: Path = typer.Option(Path("runs/latest"), help="Output folder: adapter/, report.json, report.md, rationales.jsonl."),
-    seed: int = typer.Option(42),
+    seed: int = typer.Option(42, min=0, max=2**31 - 1),
+    hp: list[str] = typer.Option([], "--hp", help="A hyperparameter, KEY=VALUE (repeatable): --hp lora_rank=8 --hp n_epochs=2."),
+    sets: list[str] = typer.Option([], "--set", help="Any setting, SECTION.KEY=VALUE (repeatable): --set evaluation.max_probe_items=40."),
+    settings_json: Optional[str] = typer.Option(None, "--settings", help="The method's sections as JSON or @file.json (as under method.<type> in the API)."),
     translation_template: Optional[str] = typer.Option(None, help="Instruction with {source} {src_lang_name} {tgt_lang_name} placeholders."),
-    rationale_template: Optional[str] = typer.Option(None, help="Rationale request (the reference is prefilled after it)."),
     src_lang: Optional[str] = typer.Option(None, help="Source language when the file does not say."),
     tgt_lang: Optional[str] = typer.Option(None, help="Target language when the file does not say."),
-    epochs: str = typer.Option("auto", help="Passes over the data, or auto."),
-    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps."),
-    batch_size: str = typer.Option("auto"),
-    grad_accum: int = typer.Option(1, help="Gradient accumulation steps."),
-    learning_rate: str = typer.Option("auto"),
-    lora_rank: int = typer.Option(16),
-    lora_alpha: str = typer.Option("auto"),
-    lora_dropout: float = typer.Option(0.05),
-    max_seq_len: int = typer.Option(512),
-    checkpoint_every: str = typer.Option("auto"),
-    rationale_tokens: int = typer.Option(128, help="Longest rationale generated."),
-    rationale_model: Optional[str] = typer.Option(None, help="Another model writes the rationales."),
-    eval_pairs: int = typer.Option(50, help="Held-out pairs scored with BLEU/chrF++."),
-    eval_tokens: int = typer.Option(128, help="Longest translation/probe answer decoded at evaluation."),
-    probe_items: int = typer.Option(20, help="Items per retention benchmark."),
-    no_retention: bool = typer.Option(False, help="Skip the general-ability benchmarks."),
-    min_retention: Optional[float] = typer.Option(None, help="Flag results whose overall retention is below this (0-1)."),
     merged: bool = typer.Option(False, help="Also export a merged model."),
     cache_dir: Optional[Path] = typer.Option(None, help="Model and rationale cache (default $RADIS_CACHE_DIR or ~/.cache/radis)."),
     device: str = typer.Option("auto"),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
 ) -> None:
-    """Fine-tune MODEL on TRAIN, evaluate base vs tuned, and export a PEFT adapter."""
-    from radis_core.config import EvalSettings, Hyperparameters, JobSpec, RationaleSettings
+    """Fine-tune MODEL on TRAIN, evaluate base vs tuned, and export a PEFT adapter. `radis-core settings` lists every setting."""
+    from radis_core.config import JobSpec
     from radis_core.events import ProgressEvent
     from radis_core.pipeline import run_job
+    from radis_core.events import StepDone
+    from radis_core.settings import RationaleSettings, SettingsError, as_method, rationale_of
 
-    if method not in ("radis", "supervised"):
-        raise typer.BadParameter("method must be radis or supervised", param_hint="--method")
-    spec = JobSpec(
-        model=model, train_file=train, valid_file=valid, method=method, output_dir=out, seed=seed,  # type: ignore[arg-type]
-        src_lang=src_lang, tgt_lang=tgt_lang, cache_dir=cache_dir, device=device, export_merged=merged,
-        hyperparameters=Hyperparameters(
-            n_epochs=_auto_int(epochs), max_steps=max_steps, batch_size=_auto_int(batch_size),  # type: ignore[arg-type]
-            gradient_accumulation_steps=grad_accum, learning_rate=_auto_float(learning_rate),  # type: ignore[arg-type]
-            lora_rank=lora_rank, lora_alpha=_auto_int(lora_alpha), lora_dropout=lora_dropout,  # type: ignore[arg-type]
-            max_seq_len=max_seq_len, checkpoint_every=_auto_int(checkpoint_every),  # type: ignore[arg-type]
-        ),
-        rationale=RationaleSettings(max_new_tokens=rationale_tokens, rationale_model=rationale_model,
-                                    **({"template": rationale_template} if rationale_template else {})),
-        **({"translation_template": translation_template} if translation_template else {}),
-        evaluation=EvalSettings(max_eval_pairs=eval_pairs, max_new_tokens=eval_tokens, max_probe_items=probe_items,
-                                retention=not no_retention, min_retention=min_retention),
-    )
+    chosen = settings_from_options(method, settings_json, hp, sets)
+    try:
+        spec = JobSpec(
+            model=model, train_file=train, valid_file=valid, method=as_method(method), output_dir=out, seed=seed,
+            src_lang=src_lang, tgt_lang=tgt_lang, cache_dir=cache_dir, device=device, export_merged=merged,
+            hyperparameters=chosen.hyperparameters, evaluation=chosen.evaluation,
+            rationale=rationale_of(chosen) or RationaleSettings(),
+            **({"translation_template": translation_template} if translation_template else {}),
+        )
+    except SettingsError as exc:
+        raise typer.BadParameter(exc.reason, param_hint=exc.path) from None
     started = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
@@ -91,7 +89,7 @@ def run(
             if e.total is not None:
                 if e.stage not in tasks:
                     tasks[e.stage] = progress.add_task(e.stage.replace("_", " "), total=e.total, info="")
-                info = f"loss {e.data['train_loss']:.3f}" if "train_loss" in e.data else ""
+                info = f"loss {e.metrics.train_loss:.3f}" if isinstance(e, StepDone) else ""
                 progress.update(tasks[e.stage], completed=e.done or 0, total=e.total, info=info)
             elif e.type == "message" and not json_out:
                 progress.console.print(f"[dim]{e.stage}[/dim] {e.message}")
@@ -108,6 +106,36 @@ def run(
     if (out / "rationales.jsonl").exists():
         console.print(f"[bold green]Rationales:[/] {out / 'rationales.jsonl'}")
     console.print(f"Wall time: {time.perf_counter() - started:.0f} s")
+
+
+def print_settings(out: Console, method: Optional[str] = None, as_json: bool = False) -> None:
+    """Every setting with its default, range, unit and help (``method`` narrows the list to one method's)."""
+    from radis_core.settings.catalog import all_settings
+
+    infos = [i for i in all_settings() if method is None or method in i.methods]
+    if as_json:
+        out.print_json(json.dumps([{"path": i.path, "types": i.types, "default": i.default, "range": i.range,
+                                    "unit": i.unit, "help": i.help, "methods": i.methods} for i in infos]))
+        return
+    from rich.table import Table
+
+    table = Table(title="Job settings (under method.<type> in the API)")
+    table.add_column("setting", no_wrap=True)
+    table.add_column("default", overflow="fold")
+    table.add_column("accepted (unit)")
+    table.add_column("help")
+    for i in infos:
+        default = i.default if not isinstance(i.default, str) or len(i.default) < 24 else i.default[:21] + "..."
+        accepted = f"{i.range} ({i.unit})" if i.unit else i.range
+        table.add_row(i.path, repr(default) if isinstance(default, str) else str(default), accepted, i.help)
+    out.print(table)
+
+
+@app.command("settings")
+def settings_cmd(method: Optional[str] = typer.Option(None, help="Only the settings this method takes."),
+                 as_json: bool = typer.Option(False, "--json", help="As JSON.")) -> None:
+    """List every job setting: default, accepted values, unit and help (one declaration serves every layer)."""
+    print_settings(console, method, as_json)
 
 
 @app.command("demo-data")

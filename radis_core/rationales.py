@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from radis_core.config import RationaleSettings
+from radis_core.settings import RationaleSettings
 from radis_core.corpus import Pair
 from radis_core.events import JobCancelled
 from radis_core.generation import DecodeSettings, generate

@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from radis_core.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from radis_core.config import Hyperparameters
 from radis_core.dataset import IGNORE_INDEX, Example, collate, plan_batches
 from radis_core.events import (
     CancelCheck,
+    CheckpointAnnounced,
+    CheckpointSaved,
     EventCallback,
     JobCancelled,
-    ProgressEvent,
+    Note,
+    StepDone,
+    StepMetrics,
     TrainingDiverged,
     never_cancel,
     no_events,
 )
+from radis_core.settings import ResolvedHyperparameters
 
 
 @dataclass
@@ -41,15 +45,15 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def attach_lora(model: Any, hp: Hyperparameters, seed: int) -> Any:
+def attach_lora(model: Any, hp: ResolvedHyperparameters, seed: int) -> Any:
     """Wrap ``model`` with fresh LoRA adapters (seeded, so two runs start from the same weights)."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(seed)
     config = LoraConfig(
-        r=int(hp.lora_rank),
-        lora_alpha=int(hp.lora_alpha),  # type: ignore[arg-type]
+        r=hp.lora_rank,
+        lora_alpha=hp.lora_alpha,
         lora_dropout=hp.lora_dropout,
         target_modules=hp.target_modules,
         task_type="CAUSAL_LM",
@@ -58,13 +62,13 @@ def attach_lora(model: Any, hp: Hyperparameters, seed: int) -> Any:
     return get_peft_model(model, config)
 
 
-def micro_batch_plan(lengths: Sequence[int], hp: Hyperparameters, seed: int) -> list[list[int]]:
+def micro_batch_plan(lengths: Sequence[int], hp: ResolvedHyperparameters, seed: int) -> list[list[int]]:
     """The full, deterministic list of micro-batches for ``max_steps`` optimizer steps."""
-    need = int(hp.max_steps) * hp.gradient_accumulation_steps  # type: ignore[arg-type]
+    need = hp.max_steps * hp.gradient_accumulation_steps
     plan: list[list[int]] = []
     epoch = 0
     while len(plan) < need:
-        plan.extend(plan_batches(lengths, int(hp.batch_size), seed=seed, epoch=epoch))  # type: ignore[arg-type]
+        plan.extend(plan_batches(lengths, hp.batch_size, seed=seed, epoch=epoch))
         epoch += 1
     return plan[:need]
 
@@ -72,7 +76,7 @@ def micro_batch_plan(lengths: Sequence[int], hp: Hyperparameters, seed: int) -> 
 def train(
     model: Any,
     examples: Sequence[Example],
-    hp: Hyperparameters,
+    hp: ResolvedHyperparameters,
     *,
     seed: int,
     pad_id: int,
@@ -87,12 +91,12 @@ def train(
     if not examples:
         raise ValueError("no training examples")
     device = next(model.parameters()).device
-    total_steps = int(hp.max_steps)  # type: ignore[arg-type]
+    total_steps = hp.max_steps
     accum = hp.gradient_accumulation_steps
     plan = micro_batch_plan([len(e.input_ids) for e in examples], hp, seed)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=float(hp.learning_rate), weight_decay=hp.weight_decay)  # type: ignore[arg-type]
+    optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
     scheduler = get_scheduler(
         hp.lr_scheduler, optimizer, num_warmup_steps=int(hp.warmup_ratio * total_steps), num_training_steps=total_steps
     )
@@ -104,7 +108,7 @@ def train(
         extra = load_checkpoint(cp, model=model, optimizer=optimizer, scheduler=scheduler)
         start_step, resumed_from = cp.step, cp.step
         losses, trained_tokens, history = list(extra["losses"]), int(extra["trained_tokens"]), list(extra["history"])
-        on_event(ProgressEvent("training", f"Resumed from checkpoint at step {cp.step}", data={"step": cp.step}))
+        on_event(Note("training", f"Resumed from checkpoint at step {cp.step}", {"step": cp.step}))
 
     model.train()
     started = time.perf_counter()
@@ -144,30 +148,26 @@ def train(
         elapsed = time.perf_counter() - started
         rate = step_tokens_seen / elapsed if elapsed > 0 else 0.0
         eta = (elapsed / (done - start_step)) * (total_steps - done)
-        metrics = {
-            "step": done,
-            "total_steps": total_steps,
-            "train_loss": round(step_loss, 6),
-            "learning_rate": scheduler.get_last_lr()[0],
-            "tokens_per_second": round(rate, 1),
-            "step_seconds": round(time.perf_counter() - t0, 3),
-            "eta_seconds": round(eta, 1),
-        }
-        history.append(metrics)
-        on_event(ProgressEvent("training", f"Step {done}/{total_steps}: training loss={step_loss:.4f}",
-                               type="metrics", data=metrics, done=done, total=total_steps))
+        metrics = StepMetrics(
+            step=done,
+            total_steps=total_steps,
+            train_loss=round(step_loss, 6),
+            learning_rate=scheduler.get_last_lr()[0],
+            tokens_per_second=round(rate, 1),
+            step_seconds=round(time.perf_counter() - t0, 3),
+            eta_seconds=round(eta, 1),
+        )
+        history.append(asdict(metrics))
+        on_event(StepDone(metrics))
 
-        if checkpoint_dir is not None and (done % int(hp.checkpoint_every) == 0) and done < total_steps:  # type: ignore[arg-type]
-            # Announced before it is written: a listener that batches metrics (the worker does) records
-            # every step up to here first, so no checkpoint on disk is ahead of the recorded steps; a
-            # run killed after the save would otherwise resume past steps the store never saw.
-            on_event(ProgressEvent("training", f"Saving checkpoint at step {done}", data={"kind": "checkpoint_start", "step": done}))
+        if checkpoint_dir is not None and done % hp.checkpoint_every == 0 and done < total_steps:
+            # Announced before it is written: see CheckpointAnnounced.
+            on_event(CheckpointAnnounced(done))
             cp = save_checkpoint(
                 checkpoint_dir, step=done, model=model, optimizer=optimizer, scheduler=scheduler, keep=hp.keep_checkpoints,
                 extra={"losses": losses, "trained_tokens": trained_tokens, "history": history},
             )
-            on_event(ProgressEvent("training", f"Checkpoint saved at step {done}",
-                                   data={"kind": "checkpoint", "step": done, "path": str(cp.path), "metrics": metrics}))
+            on_event(CheckpointSaved(done, cp.path, metrics))
 
     model.eval()
     seconds = time.perf_counter() - started

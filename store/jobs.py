@@ -23,18 +23,12 @@ from sqlalchemy.orm import Session
 from store.errors import IdempotencyConflict, InvalidTransition, LostOwnership, NotFound, QuotaExceeded
 from store.events import add_event
 from store.ids import utcnow
-from store.models import ACTIVE_STATUSES, EventLevel, Job, JobMethod, JobStage, JobStatus
+from radis_core.settings.methods import METHODS
+from radis_core.stages import stage as stage_spec
+from store.models import ACTIVE_STATUSES, EventLevel, Job, JobStatus
 from store.projects import lock_project
 
 JOB_KIND = "fine-tuning job"
-
-_STAGE_MESSAGES = {
-    JobStage.GENERATING_RATIONALES: "Generating rationales with the base model",
-    JobStage.TRAINING: "Training",
-    JobStage.EVALUATING: "Evaluating the base and the tuned model",
-    JobStage.EXPORTING: "Exporting the adapter",
-}
-
 
 def request_fingerprint(payload: Mapping[str, Any]) -> str:
     """SHA-256 of a request body in canonical JSON: equal for a retried request, different for a changed one."""
@@ -51,7 +45,7 @@ def create_job(
     project_id: str,
     model: str,
     training_file_id: str,
-    method: str = JobMethod.RADIS,
+    method: str = "radis",
     validation_file_id: str | None = None,
     seed: int | None = None,
     suffix: str | None = None,
@@ -70,8 +64,8 @@ def create_job(
     :class:`QuotaExceeded`. The files were validated at upload; the caller checks that they belong to
     the project in the same transaction. Enqueue the job only after committing.
     """
-    if method not in set(JobMethod):
-        raise ValueError(f"method: must be one of {', '.join(JobMethod)}, got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
     # Serialises creations in one project, so neither the idempotency check nor the quota check can race.
     lock_project(session, project_id)
     if idempotency_key is not None:
@@ -246,8 +240,7 @@ def set_stage(
     estimated_finish: datetime | None = None,
 ) -> Job:
     """Enter ``stage`` at overall ``progress`` (0–1); an event marks each new stage."""
-    if stage not in set(JobStage):
-        raise ValueError(f"stage: must be one of {', '.join(JobStage)}, got {stage!r}")
+    spec = stage_spec(stage)  # ValueError naming the stages for an unknown one
     _check_progress(progress)
     previous = get_job_any(session, job_id).stage
     job = _owner_update(
@@ -258,7 +251,7 @@ def set_stage(
         f"enter stage {stage}",
     )
     if previous != stage:
-        add_event(session, job_id, _STAGE_MESSAGES[JobStage(stage)], data={"stage": stage})
+        add_event(session, job_id, spec.message, data={"stage": stage})
     return job
 
 

@@ -7,6 +7,7 @@ also on SQLite, which stores none (see :class:`UTCDateTime`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
@@ -33,6 +34,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from radis_core.settings.methods import METHODS
+from radis_core.stages import STAGE_NAMES
 from store.ids import (
     CHECKPOINT_PREFIX,
     FILE_PREFIX,
@@ -69,22 +72,6 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({JobStatus.SUCCEEDED, JobStatus.FA
 ACTIVE_STATUSES: frozenset[str] = frozenset({JobStatus.VALIDATING_FILES, JobStatus.QUEUED, JobStatus.RUNNING})
 
 
-class JobStage(StrEnum):
-    """What a running job is doing (a RaDis extension; OpenAI has no stages)."""
-
-    GENERATING_RATIONALES = "generating_rationales"
-    TRAINING = "training"
-    EVALUATING = "evaluating"
-    EXPORTING = "exporting"
-
-
-class JobMethod(StrEnum):
-    """Training target: reference + own rationale (RaDis), or the reference alone (SFT baseline)."""
-
-    RADIS = "radis"
-    SUPERVISED = "supervised"
-
-
 class FileStatus(StrEnum):
     """OpenAI's file statuses."""
 
@@ -104,8 +91,8 @@ class EventType(StrEnum):
     METRICS = "metrics"
 
 
-def _in(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+def _in(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -211,8 +198,9 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         CheckConstraint(_in("status", JobStatus), name="status"),
-        CheckConstraint(_in("method", JobMethod), name="method"),
-        CheckConstraint(f"stage IS NULL OR {_in('stage', JobStage)}", name="stage"),
+        # The method and stage tables live with the method (radis_core); a new one needs a migration too.
+        CheckConstraint(_in("method", METHODS), name="method"),
+        CheckConstraint(f"stage IS NULL OR {_in('stage', STAGE_NAMES)}", name="stage"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
         UniqueConstraint("project_id", "idempotency_key"),
         Index(None, "project_id", "created_at"),
@@ -222,7 +210,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_id(JOB_PREFIX))
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     model: Mapped[str] = mapped_column(String(256))
-    method: Mapped[str] = mapped_column(String(16), default=JobMethod.RADIS)
+    method: Mapped[str] = mapped_column(String(16), default="radis")
     training_file_id: Mapped[str] = mapped_column(ForeignKey("files.id"))
     validation_file_id: Mapped[str | None] = mapped_column(ForeignKey("files.id"))
     seed: Mapped[int] = mapped_column(BigInteger)

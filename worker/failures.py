@@ -11,10 +11,10 @@ import sys
 from dataclasses import dataclass
 
 from radis_core.events import TrainingDiverged
-from radis_core.hyperparams import HyperparameterError
 from radis_core.models import ModelSourceError
+from radis_core.settings import SettingsError
 from store.errors import QuotaExceeded
-from worker.spec import SpecError, hyperparameter_param
+from worker.spec import SpecError
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 def classify(exc: BaseException, stage: str | None) -> Failure:
     """The job error for ``exc``, raised while the run was in ``stage`` (``None`` before the first stage)."""
     # Imported here: the pipeline module is the worker child's business, not the importer's.
-    from radis_core.pipeline import CorpusRejected
+    from radis_core.job_data import CorpusRejected
 
     where = stage.replace("_", " ") if stage else "setup"
     if isinstance(exc, SpecError):
@@ -49,8 +49,9 @@ def classify(exc: BaseException, stage: str | None) -> Failure:
     if isinstance(exc, CorpusRejected):
         param = "validation_file" if exc.which == "validation" else "training_file"
         return Failure("invalid_training_file", str(exc), param)
-    if isinstance(exc, HyperparameterError):
-        return Failure("invalid_hyperparameters", str(exc), hyperparameter_param(str(exc)))
+    if isinstance(exc, SettingsError):
+        code = "invalid_hyperparameters" if exc.path.startswith("hyperparameters") else "invalid_method_settings"
+        return Failure(code, str(exc), exc.path or None)
     if isinstance(exc, ModelSourceError):
         return Failure("model_not_found", str(exc), "model")
     if isinstance(exc, TrainingDiverged):

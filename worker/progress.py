@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,32 +29,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from radis_core.events import ProgressEvent
+from radis_core.events import CheckpointSaved, ProgressEvent, StepDone, TrainingStarted
+from radis_core.stages import progress_spans
 from store import events as store_events
 from store import jobs as store_jobs
 from store.artifacts import ArtifactStore, UnsafeKey
 from store.errors import InvalidTransition
 from store.ids import utcnow
-from store.models import Checkpoint, EventType, JobStage
+from store.models import Checkpoint, EventType
 from worker.store_writes import in_transaction
 
 log = logging.getLogger(__name__)
-
-#: Overall progress span of each stage, per method. Training dominates the run; evaluation runs the
-#: model twice (base and tuned); export is quick. Supervised jobs have no rationale stage.
-STAGE_SPANS: dict[str, dict[str, tuple[float, float]]] = {
-    "radis": {
-        JobStage.GENERATING_RATIONALES: (0.0, 0.3),
-        JobStage.TRAINING: (0.3, 0.8),
-        JobStage.EVALUATING: (0.8, 0.95),
-        JobStage.EXPORTING: (0.95, 1.0),
-    },
-    "supervised": {
-        JobStage.TRAINING: (0.0, 0.8),
-        JobStage.EVALUATING: (0.8, 0.95),
-        JobStage.EXPORTING: (0.95, 1.0),
-    },
-}
 
 #: Buffered metrics events are written at most this often (about 4 writes a second).
 METRICS_FLUSH_INTERVAL_S = 0.25
@@ -108,7 +93,7 @@ class JobReporter:
         self._artifacts = artifacts
         self.job_id = job_id
         self.worker_id = worker_id
-        self._spans = STAGE_SPANS.get(method, STAGE_SPANS["radis"])
+        self._spans = progress_spans(method)
         self._keep_checkpoints = max(1, int(keep_checkpoints))
         # Longest prefix first, so a cache inside the data folder is named as the cache.
         self._hide = sorted((hide_paths or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
@@ -207,12 +192,12 @@ class JobReporter:
         # Never backwards within a run: a stage may report 0/N after its first event.
         return max(self.progress, start + (end - start) * fraction)
 
-    def _training_estimate(self, event: ProgressEvent, progress: float) -> datetime | None:
+    def _training_estimate(self, event: StepDone, progress: float) -> datetime | None:
         """Finish time extrapolated from the training ETA: the rest of the run is assumed to go at
         training's pace per unit of progress."""
-        eta = event.data.get("eta_seconds")
-        span = self._spans.get(JobStage.TRAINING)
-        if not isinstance(eta, (int, float)) or not math.isfinite(eta) or span is None:
+        eta = event.metrics.eta_seconds
+        span = self._spans.get("training")
+        if not math.isfinite(eta) or span is None:
             return None
         left_in_training = span[1] - progress
         if left_in_training <= 1e-9:
@@ -230,7 +215,7 @@ class JobReporter:
             if event.stage in self._spans and event.stage != self.stage:
                 self._flush_locked()
                 self._enter_stage(event, message, data)
-            elif event.data.get("kind") == "checkpoint":
+            elif isinstance(event, CheckpointSaved):
                 self._flush_locked()
                 self._record_checkpoint(event, message, data)
             elif event.type == EventType.METRICS:
@@ -245,11 +230,11 @@ class JobReporter:
         stage = event.stage
         progress = self._stage_progress(stage, event)
         estimate = self._estimated_finish if self._estimated_finish and self._estimated_finish > utcnow() else None
-        hyperparameters = event.data.get("hyperparameters") if stage == JobStage.TRAINING else None
+        hyperparameters = event.hyperparameters.to_dict() if isinstance(event, TrainingStarted) else None
 
         def work(session: Session) -> None:
             store_jobs.set_stage(session, self.job_id, self.worker_id, stage, progress, estimate)
-            if isinstance(hyperparameters, dict):
+            if hyperparameters is not None:
                 store_jobs.set_resolved_hyperparameters(session, self.job_id, self.worker_id, json_safe(hyperparameters))
             (latest,), _ = store_events.list_events(session, self.job_id, limit=1)
             # The store's stage event may already say it ("Exporting the adapter"): once is enough.
@@ -260,15 +245,15 @@ class JobReporter:
         self.stage, self.progress = stage, progress
         self._progress_dirty = False
 
-    def _record_checkpoint(self, event: ProgressEvent, message: str, data: dict[str, Any]) -> None:
-        step = int(event.data["step"])
+    def _record_checkpoint(self, event: CheckpointSaved, message: str, data: dict[str, Any]) -> None:
+        step = event.step
         try:
-            storage_key = self._artifacts.key_of(Path(event.data["path"]))
-        except (KeyError, UnsafeKey):
+            storage_key = self._artifacts.key_of(Path(event.path))
+        except UnsafeKey:
             # A checkpoint outside the artifact root cannot be served; keep the event, skip the row.
             log.warning("job %s: checkpoint at step %d is outside the artifact root; not recorded", self.job_id, step)
             storage_key = None
-        metrics = json_safe(event.data.get("metrics") or {})
+        metrics = json_safe(asdict(event.metrics))
         data = {k: v for k, v in data.items() if k != "path"}
         if storage_key is not None:
             data["storage_key"] = storage_key
@@ -290,7 +275,7 @@ class JobReporter:
             self._pending_since = time.monotonic()
         if self.stage is not None and event.stage == self.stage:
             self.progress = self._stage_progress(self.stage, event)
-            if event.stage == JobStage.TRAINING:
+            if isinstance(event, StepDone):
                 self._estimated_finish = self._training_estimate(event, self.progress) or self._estimated_finish
             self._progress_dirty = True
         last_of_stage = event.done is not None and event.total is not None and event.done >= event.total

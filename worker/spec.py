@@ -14,21 +14,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from radis_core.config import (
-    JobSpec,
-    eval_settings_from_dict,
-    hyperparameters_from_dict,
-    rationale_settings_from_dict,
+from radis_core.config import JobSpec
+from radis_core.settings import (
+    METHODS,
+    RationaleSettings,
+    SettingsError,
+    SupervisedSettings,
+    as_method,
+    method_settings,
+    rationale_of,
 )
-from radis_core.hyperparams import validate as validate_hyperparameters
 from radis_core.models import CATALOGUE, describe_source
 from store.artifacts import ArtifactStore
 from store.models import File, Job
 from store.settings import Settings
-
-#: Keys of ``Job.method_settings`` the worker understands (the API writes them).
-METHOD_SETTINGS_KEYS = ("rationale", "evaluation", "src_lang", "tgt_lang")
-
 
 class SpecError(Exception):
     """The job cannot be run as stored; carries OpenAI's error fields for ``mark_failed``."""
@@ -87,12 +86,6 @@ def model_short_name(model: str) -> str:
     return cleaned or "model"
 
 
-def hyperparameter_param(message: str) -> str:
-    """The request field a hyperparameter error names (``hyperparameters.n_epochs``), from its message."""
-    named = re.search(r"hyperparameters\.(\w+)", message) or re.search(r"unknown field\(s\) (\w+)", message)
-    return f"hyperparameters.{named.group(1)}" if named else "hyperparameters"
-
-
 def _blob_path(session: Session, artifacts: ArtifactStore, file_id: str, param: str) -> Path:
     row = session.get(File, file_id)
     if row is None:
@@ -104,11 +97,17 @@ def _blob_path(session: Session, artifacts: ArtifactStore, file_id: str, param: 
     return path
 
 
-def _settings_part(method_settings: dict[str, Any], key: str) -> dict[str, Any] | None:
-    value = method_settings.get(key)
-    if value is not None and not isinstance(value, dict):
-        raise SpecError("invalid_method_settings", f"method.{key}: must be an object, got {type(value).__name__}", f"method.{key}")
-    return value
+def job_settings(job: Job) -> SupervisedSettings:
+    """The job's settings, validated again by the same declarations the API used: a row written by an
+    older release, or by hand, is refused with the path of the bad field rather than run."""
+    if job.method not in METHODS:
+        raise SpecError("invalid_method_settings", f"method.type: unknown method {job.method!r}", "method.type")
+    sections = {"hyperparameters": job.hyperparameters or {}, **dict(job.method_settings or {})}
+    try:
+        return method_settings(job.method, sections, f"method.{job.method}")
+    except SettingsError as exc:
+        code = "invalid_hyperparameters" if ".hyperparameters" in exc.path else "invalid_method_settings"
+        raise SpecError(code, str(exc), exc.path) from exc
 
 
 def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, job: Job) -> tuple[JobSpec, JobFacts]:
@@ -116,27 +115,7 @@ def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, j
     train_file = _blob_path(session, artifacts, job.training_file_id, "training_file")
     valid_file = _blob_path(session, artifacts, job.validation_file_id, "validation_file") if job.validation_file_id else None
 
-    try:
-        hyperparameters = hyperparameters_from_dict(job.hyperparameters)
-        validate_hyperparameters(hyperparameters)
-    except (TypeError, ValueError) as exc:  # HyperparameterError is a ValueError
-        raise SpecError("invalid_hyperparameters", str(exc), hyperparameter_param(str(exc))) from exc
-
-    method_settings = dict(job.method_settings or {})
-    unknown_keys = sorted(set(method_settings) - set(METHOD_SETTINGS_KEYS))
-    if unknown_keys:
-        raise SpecError(
-            "invalid_method_settings",
-            f"method settings: unknown field(s) {', '.join(unknown_keys)} (known: {', '.join(METHOD_SETTINGS_KEYS)})",
-            f"method.{unknown_keys[0]}",
-        )
-    try:
-        rationale = rationale_settings_from_dict(_settings_part(method_settings, "rationale"))
-        evaluation = eval_settings_from_dict(_settings_part(method_settings, "evaluation"))
-    except (TypeError, ValueError) as exc:
-        where = str(exc).split(":", 1)[0]
-        raise SpecError("invalid_method_settings", str(exc), f"method.{where}") from exc
-
+    chosen = job_settings(job)
     job_dir = artifacts.job_dir(job.id)
     spec = JobSpec(
         model=model_reference(job.model),
@@ -146,13 +125,11 @@ def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, j
         # Stable across attempts: a job taken over after a crash resumes from the checkpoints here.
         work_dir=job_dir / "work",
         cache_dir=settings.cache_dir,
-        method=job.method,  # type: ignore[arg-type]
+        method=as_method(job.method),
         seed=int(job.seed),
-        src_lang=method_settings.get("src_lang"),
-        tgt_lang=method_settings.get("tgt_lang"),
-        hyperparameters=hyperparameters,
-        rationale=rationale,
-        evaluation=evaluation,
+        hyperparameters=chosen.hyperparameters,
+        evaluation=chosen.evaluation,
+        rationale=rationale_of(chosen) or RationaleSettings(),
     )
     facts = JobFacts(
         job_id=job.id,
@@ -160,6 +137,6 @@ def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, j
         model=job.model,
         method=job.method,
         suffix=job.suffix,
-        keep_checkpoints=int(hyperparameters.keep_checkpoints),
+        keep_checkpoints=chosen.hyperparameters.keep_checkpoints,
     )
     return spec, facts

@@ -17,6 +17,7 @@ from radis_cli.client import ApiClient, CLIError, exit_code_for_status, follow_e
 from radis_cli.commands.common import JSON_OPTION, api, duration, err, method_of, out, print_json, when
 from radis_cli.commands.files import upload_file
 from radis_cli.progress import watch as watch_job
+from radis_core import settings as settings_contract
 
 app = typer.Typer(help="Create, follow and cancel fine-tuning jobs.", no_args_is_help=True)
 
@@ -24,36 +25,19 @@ JOBS = "/v1/fine_tuning/jobs"
 
 
 def parse_assignments(items: list[str], option: str) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are JSON when they parse (``3``, ``1e-4``, ``true``), else strings (``auto``)."""
-    found: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise CLIError(f"{option} {item!r}: expected KEY=VALUE")
-        try:
-            found[key] = json.loads(raw)
-        except ValueError:
-            found[key] = raw
-    return found
+    """``KEY=VALUE`` pairs (see :func:`radis_core.settings.parse_assignments`), refused as a CLI error."""
+    try:
+        return settings_contract.parse_assignments(items, option)
+    except settings_contract.SettingsError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def parse_settings(raw: str | None) -> dict[str, Any]:
     """``--settings``: a JSON object, or ``@path`` to a file holding one."""
-    if not raw:
-        return {}
-    text = raw
-    if raw.startswith("@"):
-        try:
-            text = Path(raw[1:]).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CLIError(f"--settings {raw}: {exc}") from None
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise CLIError(f"--settings: not JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise CLIError("--settings: expected a JSON object such as {\"hyperparameters\": {...}, \"evaluation\": {...}}")
-    return value
+        return settings_contract.parse_settings_json(raw)
+    except settings_contract.SettingsError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def file_id(client: ApiClient, value: str) -> str:
@@ -92,7 +76,7 @@ def create(
     model: str = typer.Option(..., "--model", "-m", help="Base model (see `radis models`)."),
     training_file: str = typer.Option(..., "--training-file", "-t", help="A file id, or a local corpus to upload."),
     validation_file: Optional[str] = typer.Option(None, "--validation-file", "-v", help="A file id or a local corpus."),
-    method: str = typer.Option("radis", "--method", help="radis (reference + rationale) or supervised (reference only)."),
+    method: str = typer.Option("radis", "--method", help="radis (reference + rationale) or supervised (reference only); see `radis settings`."),
     suffix: Optional[str] = typer.Option(None, help="Part of the fine-tuned model's name."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
     hp: list[str] = typer.Option([], "--hp", help="A hyperparameter, KEY=VALUE (repeatable): --hp n_epochs=2 --hp lora_rank=8."),
@@ -104,8 +88,8 @@ def create(
 ) -> None:
     """Create a fine-tuning job (local corpus files are validated and uploaded first)."""
     with api() as client:
-        if method not in ("radis", "supervised"):
-            raise CLIError(f"--method: expected radis or supervised, got {method!r}")
+        if method not in settings_contract.METHODS:
+            raise CLIError(f"--method: expected one of {', '.join(settings_contract.METHODS)}, got {method!r}")
         section = parse_settings(settings)
         hyperparameters = {**(section.get("hyperparameters") or {}), **parse_assignments(hp, "--hp")}
         if hyperparameters:

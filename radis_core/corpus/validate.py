@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from array import array
 from collections import Counter
@@ -210,16 +209,11 @@ def load_corpus(
     tgt_lang: str | None = None,
     limits: CorpusLimits = DEFAULT_LIMITS,
     count_tokens: TokenCounter | None = None,
-    min_examples: int | None = None,
 ) -> tuple[list[Pair], ValidationReport]:
     """Validate and read in one pass: the valid, de-duplicated pairs in file order, and the report.
 
     Lenient: lines with errors are left out and the caller decides what the report means.
-    ``min_examples``, when given, replaces ``limits.min_examples``: a transition for
-    ``radis_core.pipeline``, which passes it that way; new code passes ``limits``.
     """
-    if min_examples is not None:
-        limits = dataclasses.replace(limits, min_examples=min_examples)
     return _scan(
         path, filename=filename, src_lang=src_lang, tgt_lang=tgt_lang, limits=limits, count_tokens=count_tokens, keep_pairs=True
     )

@@ -268,12 +268,3 @@ def compare(base: BenchmarkRun, tuned: BenchmarkRun, min_retention: float | None
     )
     return {"benchmarks": benchmarks, "overall": overall, "min_retention": min_retention, "below_min_retention": bool(below)}
 
-
-def __getattr__(name: str) -> Any:
-    # Transitional: radis_core/pipeline.py still imports run_benchmarks from here; remove this once it
-    # imports from radis_core.evaluation.probe_runs.
-    if name == "run_benchmarks":
-        from radis_core.evaluation.probe_runs import run_benchmarks
-
-        return run_benchmarks
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

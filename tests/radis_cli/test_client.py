@@ -92,7 +92,7 @@ def test_a_server_that_does_not_answer_is_its_own_exit_code(env: dict[str, str],
 
 def test_bad_job_options_are_refused_by_name(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["jobs", "create", "-m", "x", "-t", "file-abc", "--hp", "novalue"], env=env)
-    assert result.exit_code == EXIT_ERROR and "--hp 'novalue': expected KEY=VALUE" in result.output
+    assert result.exit_code == EXIT_ERROR and "--hp: 'novalue': expected KEY=VALUE" in result.output
     result = CliRunner().invoke(app, ["jobs", "create", "-m", "x", "-t", "file-abc", "--settings", "[1]"], env=env)
     assert result.exit_code == EXIT_ERROR and "--settings: expected a JSON object" in result.output
     result = CliRunner().invoke(app, ["jobs", "create", "-m", "x", "-t", "missing.jsonl"], env=env)

@@ -1,4 +1,5 @@
-from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, SEPARATOR
+from radis_core.config import SEPARATOR
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE
 from radis_core.corpus import Pair
 from radis_core.dataset import IGNORE_INDEX, MIN_RATIONALE_TOKENS, build_examples, collate, plan_batches
 from radis_core.prompts import ChatFormat, translation_prompt

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from radis_core.config import EvalSettings, Hyperparameters, JobSpec, RationaleSettings
+from radis_core.config import JobSpec
+from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
 from radis_core.corpus import read_pairs, write_jsonl
 from radis_core.demo_data import build_demo_corpus
 from radis_core.models import load_model, resolve_model

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from radis_core.config import EvalSettings, Hyperparameters, JobSpec, RationaleSettings
+from radis_core.config import JobSpec
+from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
 from radis_core.corpus import write_jsonl
 from radis_core.events import JobCancelled
 from radis_core.pipeline import CorpusRejected, run_job

@@ -1,6 +1,7 @@
 import pytest
 
-from radis_core.config import DEFAULT_RATIONALE_TEMPLATE, DEFAULT_TRANSLATION_TEMPLATE, SEPARATOR
+from radis_core.config import SEPARATOR
+from radis_core.settings import DEFAULT_RATIONALE_TEMPLATE, DEFAULT_TRANSLATION_TEMPLATE
 from radis_core.prompts import ChatFormat, fill_template, rationale_prompt, translation_prompt
 
 

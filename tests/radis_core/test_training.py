@@ -1,12 +1,14 @@
 import math
 
 import pytest
+
+from radis_core.events import CheckpointAnnounced, CheckpointSaved
 import torch
 
-from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters
 from radis_core.dataset import build_examples
 from radis_core.events import JobCancelled, TrainingDiverged
-from radis_core.hyperparams import resolve
+from radis_core.settings import resolve
 from radis_core.models import load_model, resolve_model
 from radis_core.training import attach_lora, train
 
@@ -30,7 +32,7 @@ def test_loss_goes_down_and_events_are_reported(tiny_model_dir, tmp_path):
     metrics = [e for e in events if e.type == "metrics"]
     assert [e.data["step"] for e in metrics] == list(range(1, 7))
     assert {"train_loss", "learning_rate", "tokens_per_second", "eta_seconds"} <= set(metrics[0].data)
-    assert [e.data["step"] for e in events if e.data.get("kind") == "checkpoint"] == [2, 4]
+    assert [e.step for e in events if isinstance(e, CheckpointSaved)] == [2, 4]
     assert res.trained_tokens == sum(e.target_tokens for e in examples) * 2
 
 
@@ -43,7 +45,8 @@ def test_a_checkpoint_is_announced_before_it_is_written(tiny_model_dir, tmp_path
 
     def on_event(event):
         newest = latest_checkpoint(tmp_path / "ck")
-        seen.append((event.data.get("kind") or event.type, event.data.get("step"), newest.step if newest else 0))
+        kind = {CheckpointAnnounced: "checkpoint_start", CheckpointSaved: "checkpoint"}.get(type(event), event.type)
+        seen.append((kind, event.data.get("step"), newest.step if newest else 0))
 
     train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "ck", on_event=on_event)
     starts = [(step, on_disk) for kind, step, on_disk in seen if kind == "checkpoint_start"]

@@ -134,6 +134,8 @@ def make_job(
             key: {**TINY_METHOD_SETTINGS.get(key, {}), **extra_settings.get(key, {})}
             for key in set(TINY_METHOD_SETTINGS) | set(extra_settings)
         }
+        if overrides.get("method", "radis") != "radis":
+            method_settings.pop("rationale", None)  # only RaDis takes a rationale section (the API refuses it too)
         with session_scope(factory) as session:
             project_id = create_project(session, f"worker-test-{secrets.token_hex(4)}").id
         training_file_id = store_corpus(factory, artifacts, project_id, corpus, "train.jsonl")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from radis_core.events import TrainingDiverged
-from radis_core.hyperparams import HyperparameterError
 from radis_core.models import ModelSourceError
+from radis_core.settings import SettingsError
 from worker.failures import classify
 from worker.results import fine_tuned_model_name
 from worker.spec import JobFacts, model_reference, model_short_name
@@ -18,7 +18,10 @@ from worker.spec import JobFacts, model_reference, model_short_name
         (MemoryError(), "out_of_memory", None),
         (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"),
          "out_of_memory", None),
-        (HyperparameterError("hyperparameters.batch_size must be > 0, got 0"), "invalid_hyperparameters", "hyperparameters.batch_size"),
+        (SettingsError("hyperparameters.max_seq_len", "no training example fits"), "invalid_hyperparameters",
+         "hyperparameters.max_seq_len"),
+        (SettingsError("evaluation.batch_size", "Input should be greater than or equal to 1"), "invalid_method_settings",
+         "evaluation.batch_size"),
         (ModelSourceError("unknown model 'x'"), "model_not_found", "model"),
         (TrainingDiverged("loss became nan at step 2"), "training_diverged", "hyperparameters.learning_rate_multiplier"),
     ],

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from radis_core.events import ProgressEvent
+from radis_core.events import CheckpointSaved, StageStarted, StepDone, StepMetrics, TrainingStarted
+from radis_core.settings import Hyperparameters, resolve
 from store.artifacts import ArtifactStore
 from store.db import session_scope
 from store.events import list_checkpoints
@@ -27,6 +28,11 @@ def _wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def _metrics(step: int, total: int, *, loss: float = 1.0) -> StepMetrics:
+    return StepMetrics(step=step, total_steps=total, train_loss=loss, learning_rate=1e-4, tokens_per_second=100.0,
+                       step_seconds=0.1, eta_seconds=float(total - step))
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ def test_heartbeat_proves_liveness_sees_cancel_and_stops_when_the_job_is_taken_o
     with pytest.raises(OwnershipLost):
         reporter.should_cancel()
     with pytest.raises(OwnershipLost):
-        reporter.on_event(ProgressEvent("training", "Step 1/2", type="metrics", data={"step": 1}, done=1, total=2))
+        reporter.on_event(StepDone(_metrics(1, 2)))
     assert load_job(factory, claimed_job).worker_id == "worker-b"
 
 
@@ -77,12 +83,12 @@ def test_metrics_are_batched_but_none_is_lost_and_progress_follows_the_stage(
 ) -> None:
     reporter = _reporter(factory, artifacts, claimed_job)
     total = 40
-    reporter.on_event(ProgressEvent("training", f"Training {total} steps", data={"hyperparameters": {"batch_size": 4}}, done=0, total=total))
-    assert load_job(factory, claimed_job).resolved_hyperparameters == {"batch_size": 4}
+    hp = resolve(Hyperparameters(batch_size=4, max_steps=total), n_examples=8)
+    reporter.on_event(TrainingStarted(hp, {"examples": 8}))
+    assert load_job(factory, claimed_job).resolved_hyperparameters == hp.to_dict()
 
     def step(i: int) -> None:
-        reporter.on_event(ProgressEvent("training", f"Step {i}/{total}", type="metrics",
-                                        data={"step": i, "train_loss": 1.0 / i, "eta_seconds": float(total - i)}, done=i, total=total))
+        reporter.on_event(StepDone(_metrics(i, total, loss=1.0 / i)))
 
     for i in range(1, total // 2 + 1):
         step(i)
@@ -104,7 +110,7 @@ def test_metrics_are_batched_but_none_is_lost_and_progress_follows_the_stage(
     assert math.isclose(load_job(factory, claimed_job).progress, 0.8)
 
     # A new stage writes immediately and only moves progress forward.
-    reporter.on_event(ProgressEvent("evaluating", "Evaluating the base model"))
+    reporter.on_event(StageStarted("evaluating", "Evaluating the base and the tuned model"))
     job = load_job(factory, claimed_job)
     assert job.stage == "evaluating" and math.isclose(job.progress, 0.8)
 
@@ -113,15 +119,13 @@ def test_checkpoint_events_become_checkpoint_rows_pruned_like_the_folders(
     factory: sessionmaker[Session], artifacts: ArtifactStore, claimed_job: str
 ) -> None:
     reporter = _reporter(factory, artifacts, claimed_job)
-    reporter.on_event(ProgressEvent("training", "Training 3 steps", done=0, total=3))
+    reporter.on_event(TrainingStarted(resolve(Hyperparameters(batch_size=1, max_steps=3), n_examples=3), {"examples": 3}))
     for step in (1, 2, 3):
         folder = artifacts.job_dir(claimed_job) / "work" / "checkpoints" / f"step-{step:08d}"
         folder.mkdir(parents=True)
-        reporter.on_event(ProgressEvent("training", f"Checkpoint saved at step {step}",
-                                        data={"kind": "checkpoint", "step": step, "path": str(folder), "metrics": {"train_loss": float("nan")}}))
+        reporter.on_event(CheckpointSaved(step, folder, _metrics(step, 3, loss=float("nan"))))
     # A resumed attempt saving a step that is already recorded adds no second row.
-    reporter.on_event(ProgressEvent("training", "Checkpoint saved at step 3",
-                                    data={"kind": "checkpoint", "step": 3, "path": str(folder), "metrics": {}}))
+    reporter.on_event(CheckpointSaved(3, folder, _metrics(3, 3)))
 
     with session_scope(factory) as session:
         rows, _ = list_checkpoints(session, claimed_job)
@@ -129,7 +133,7 @@ def test_checkpoint_events_become_checkpoint_rows_pruned_like_the_folders(
         (3, f"jobs/{claimed_job}/work/checkpoints/step-00000003"),
         (2, f"jobs/{claimed_job}/work/checkpoints/step-00000002"),
     ]
-    assert rows[0].metrics == {"train_loss": None}  # NaN is not JSON
+    assert rows[0].metrics["train_loss"] is None  # NaN is not JSON
     saved = [e for e in job_events(factory, claimed_job) if e.message.startswith("Checkpoint saved")]
     assert len(saved) == 4 and all("path" not in e.data and e.data["storage_key"].startswith("jobs/") for e in saved)
 

@@ -100,12 +100,3 @@ def test_sniff_lines_passed_in(tmp_path: Path) -> None:
     assert detect_format(path) == "jsonl_chat"
     # Looking at fewer lines than the first JSON object: the default JSON Lines format.
     assert detect_format(path, limits=CorpusLimits(sniff_lines=3)) == "jsonl_pairs"
-
-
-def test_load_corpus_still_takes_min_examples_for_the_pipeline(tmp_path: Path) -> None:
-    # radis_core.pipeline passes min_examples=1 for a validation file; it wins over limits.min_examples.
-    path = pairs_file(tmp_path, 2)
-    _, report = load_corpus(path, min_examples=1)
-    assert report.ok
-    _, report = load_corpus(path, limits=CorpusLimits(min_examples=1), min_examples=5)
-    assert codes_at(report) == [("too_few_examples", None)]
