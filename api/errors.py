@@ -69,7 +69,9 @@ class APIError(Exception):
         self.details = details
 
 
-def error_body(message: str, *, type: str, param: str | None = None, code: str | None = None, details: Any = None) -> dict[str, Any]:
+def error_body(
+    message: str, *, type: str, param: str | None = None, code: str | None = None, details: Any = None
+) -> dict[str, Any]:
     """OpenAI's error envelope."""
     # A caller may paste a key into any field that an error message quotes back; no answer repeats one.
     error: dict[str, Any] = {"message": scrub(message), "type": type, "param": param, "code": code}
@@ -147,7 +149,9 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
         400,
         details[0]["message"],
         param=details[0]["param"],
-        code="invalid_json" if first.get("type") == "json_invalid" else _validation_code(first.get("type", ""), details[0]["param"]),
+        code="invalid_json"
+        if first.get("type") == "json_invalid"
+        else _validation_code(first.get("type", ""), details[0]["param"]),
         details=details if len(details) > 1 else None,
     )
 
@@ -181,7 +185,8 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's answer when the JSON decoder itself gives up (nesting too deep, an integer with
         # thousands of digits): the same envelope as any other body that is not JSON we can read.
         return error_response(
-            400, "We could not parse the JSON body of your request: it is nested too deeply or holds a number too large to read.",
+            400,
+            "We could not parse the JSON body of your request: it is nested too deeply or holds a number too large to read.",
             code="invalid_json",
         )
     else:

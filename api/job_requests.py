@@ -95,7 +95,9 @@ def validate_job_request(body: CreateJobRequest, settings: Settings) -> Validate
             )
     section: SupervisedSettings | None = getattr(method, chosen)
     prefix = f"method.{chosen}"
-    hyperparameters = _given(section.hyperparameters) if section is not None and "hyperparameters" in section.model_fields_set else None
+    hyperparameters = (
+        _given(section.hyperparameters) if section is not None and "hyperparameters" in section.model_fields_set else None
+    )
     if body.hyperparameters is not None:
         if hyperparameters is not None:
             raise APIError(

@@ -92,7 +92,9 @@ class MultipartUpload:
     :attr:`filename` are complete once :meth:`finish` ran.
     """
 
-    def __init__(self, content_type: str | None, *, file_field: str = "file", allowed_fields: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, content_type: str | None, *, file_field: str = "file", allowed_fields: frozenset[str] = frozenset()
+    ) -> None:
         boundary, self._charset = multipart_boundary(content_type)
         self.file_field = file_field
         self.allowed_fields = allowed_fields

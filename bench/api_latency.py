@@ -19,9 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load  # noqa: E402  (bench/load.py)
-
-from _common import machine  # noqa: E402
+import load
+from _common import machine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polls", type=int, default=5)
     parser.add_argument("--projects", type=int, default=8)
     parser.add_argument("--api-workers", type=int, default=1)
-    parser.add_argument("--pg", default=os.environ.get("RADIS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("RADIS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--redis-host", default="127.0.0.1")
     parser.add_argument("--redis-port", type=int, default=6379)
     parser.add_argument("--redis-db", type=int, default=12, help="an empty Redis database number (flushed afterwards)")
@@ -45,9 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result, indent=2))
     create, get = result["latency_ms"].get("create", {}), result["latency_ms"].get("poll", {})
     ok = all(result["checks"].values())
-    print(f"api: {args.clients} clients, {result['throughput_rps']} req/s; job create p50 {create.get('p50')} ms / "
-          f"p99 {create.get('p99')} ms; job get p50 {get.get('p50')} ms / p99 {get.get('p99')} ms; "
-          f"checks {'hold' if ok else 'FAILED'}", flush=True)
+    print(
+        f"api: {args.clients} clients, {result['throughput_rps']} req/s; job create p50 {create.get('p50')} ms / "
+        f"p99 {create.get('p99')} ms; job get p50 {get.get('p50')} ms / p99 {get.get('p99')} ms; "
+        f"checks {'hold' if ok else 'FAILED'}",
+        flush=True,
+    )
     return 0 if ok else 1
 
 

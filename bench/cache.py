@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
+from _common import add_model_argument, demo_pairs, load, machine, report, timed
 
-from radis_core.settings import RationaleSettings  # noqa: E402
-from radis_core.rationale_cache import RationaleCache  # noqa: E402
-from radis_core.rationales import generate_rationales  # noqa: E402
+from radis_core.rationale_cache import RationaleCache
+from radis_core.rationales import generate_rationales
+from radis_core.settings import RationaleSettings
 
 
 def one_job(model_ref: str, threads: int, pairs: int, max_new_tokens: int, cache_path: Path) -> dict:
@@ -34,10 +34,15 @@ def one_job(model_ref: str, threads: int, pairs: int, max_new_tokens: int, cache
     settings = RationaleSettings(max_new_tokens=max_new_tokens)
     corpus = demo_pairs(pairs)  # reading the data is the same for both jobs and not generation: untimed
     with timed() as t:
-        run = generate_rationales(model, tok, corpus, settings, model_fingerprint=fingerprint,
-                                  cache=RationaleCache(cache_path))
-    return {"call_seconds": t[0], "generation_seconds": run.seconds, "generated": run.generated, "from_cache": run.cached,
-            "new_tokens": run.new_tokens, "texts": [r.text for r in run.items]}
+        run = generate_rationales(model, tok, corpus, settings, model_fingerprint=fingerprint, cache=RationaleCache(cache_path))
+    return {
+        "call_seconds": t[0],
+        "generation_seconds": run.seconds,
+        "generated": run.generated,
+        "from_cache": run.cached,
+        "new_tokens": run.new_tokens,
+        "texts": [r.text for r in run.items],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,15 +62,31 @@ def main(argv: list[str] | None = None) -> int:
         cache_path = Path(tmp) / "rationales.sqlite"
         first = one_job(args.model, args.threads, args.pairs, args.max_new_tokens, cache_path)
         out = Path(tmp) / "second.json"
-        cmd = [sys.executable, __file__, "--model", args.model, "--threads", str(args.threads), "--pairs", str(args.pairs),
-               "--max-new-tokens", str(args.max_new_tokens), "--cache", str(cache_path), "--second-job", str(out)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--model",
+            args.model,
+            "--threads",
+            str(args.threads),
+            "--pairs",
+            str(args.pairs),
+            "--max-new-tokens",
+            str(args.max_new_tokens),
+            "--cache",
+            str(cache_path),
+            "--second-job",
+            str(out),
+        ]
         subprocess.run(cmd, check=True)
         second = json.loads(out.read_text())
 
     ratio = second["call_seconds"] / first["call_seconds"]
     details = {
         "target": "second job < 1% of the first job's generation time; cache survives a restart",
-        "model": args.model, "pairs": args.pairs, "max_new_tokens": args.max_new_tokens,
+        "model": args.model,
+        "pairs": args.pairs,
+        "max_new_tokens": args.max_new_tokens,
         "first_job": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in first.items() if k != "texts"},
         "second_job_new_process": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in second.items() if k != "texts"},
         "same_rationales": first["texts"] == second["texts"],
@@ -73,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
     }
     ok = ratio < 0.01 and second["generated"] == 0 and first["texts"] == second["texts"]
-    report(details, f"cache: second job {1000 * second['call_seconds']:.1f} ms vs first {first['call_seconds']:.1f} s = "
-                    f"{100 * ratio:.3f}% of it, {second['generated']} generated after restart "
-                    f"(target < 1%: {'met' if ok else 'MISSED'})")
+    report(
+        details,
+        f"cache: second job {1000 * second['call_seconds']:.1f} ms vs first {first['call_seconds']:.1f} s = "
+        f"{100 * ratio:.3f}% of it, {second['generated']} generated after restart "
+        f"(target < 1%: {'met' if ok else 'MISSED'})",
+    )
     return 0
 
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
+from _common import add_model_argument, demo_pairs, load, machine, report, timed
 
-from radis_core.chat_model import HFChatModel  # noqa: E402
-from radis_core.config import SEPARATOR  # noqa: E402
-from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE  # noqa: E402
-from radis_core.generation import DecodeSettings, generate  # noqa: E402
-from radis_core.prompts import translation_prompt  # noqa: E402
+from radis_core.chat_model import HFChatModel
+from radis_core.config import SEPARATOR
+from radis_core.generation import DecodeSettings, generate
+from radis_core.prompts import translation_prompt
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,17 +49,25 @@ def main(argv: list[str] | None = None) -> int:
     src, tgt = pairs[0].src_lang, pairs[0].tgt_lang
     sources = [p.source for p in pairs]
 
-    generate(model, tok, [chat.fmt.user_prompt("Hi")], DecodeSettings(max_new_tokens=4), batch_size=1,
-             end_of_turn=chat.fmt.end_of_turn)  # warm-up
+    generate(
+        model, tok, [chat.fmt.user_prompt("Hi")], DecodeSettings(max_new_tokens=4), batch_size=1, end_of_turn=chat.fmt.end_of_turn
+    )  # warm-up
     with timed() as ts:
-        translations = chat.translate(sources, src_lang=src, tgt_lang=tgt, template=DEFAULT_TRANSLATION_TEMPLATE,
-                                      max_new_tokens=args.max_new_tokens)
+        translations = chat.translate(
+            sources, src_lang=src, tgt_lang=tgt, template=DEFAULT_TRANSLATION_TEMPLATE, max_new_tokens=args.max_new_tokens
+        )
     stopped_tokens = chat.generated_tokens
 
     prompts = [translation_prompt(chat.fmt, DEFAULT_TRANSLATION_TEMPLATE, source=s, src_lang=src, tgt_lang=tgt) for s in sources]
     with timed() as tf:
-        full = generate(model, tok, prompts, DecodeSettings(max_new_tokens=args.max_new_tokens), batch_size=args.batch,
-                        end_of_turn=chat.fmt.end_of_turn)
+        full = generate(
+            model,
+            tok,
+            prompts,
+            DecodeSettings(max_new_tokens=args.max_new_tokens),
+            batch_size=args.batch,
+            end_of_turn=chat.fmt.end_of_turn,
+        )
     full_tokens = sum(g.new_tokens for g in full)
 
     with_sep = sum(1 for g in full if SEPARATOR in g.text.strip())
@@ -67,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     saving = full_tokens / max(stopped_tokens, 1)
     details = {
         "target": "translations stop at the separator at eval time: token saving ratio vs decoding the rationale",
-        "model": args.model, "adapter": str(args.adapter) if args.adapter else None, "sources": len(sources),
+        "model": args.model,
+        "adapter": str(args.adapter) if args.adapter else None,
+        "sources": len(sources),
         "max_new_tokens": args.max_new_tokens,
         "stop_at_separator": {"new_tokens": stopped_tokens, "seconds": round(ts[0], 2)},
         "full_answer": {"new_tokens": full_tokens, "seconds": round(tf[0], 2)},
@@ -76,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         "example": {"stopped": translations[0][:200], "full": full[0].text[:400]},
         "machine": machine(),
     }
-    report(details, f"eval stop: {full_tokens} tokens decoding the whole answer vs {stopped_tokens} stopping at the separator "
-                    f"= {saving:.2f}x fewer tokens, {tf[0] / ts[0]:.2f}x less time ({with_sep}/{len(full)} answers had a separator)")
+    report(
+        details,
+        f"eval stop: {full_tokens} tokens decoding the whole answer vs {stopped_tokens} stopping at the separator "
+        f"= {saving:.2f}x fewer tokens, {tf[0] / ts[0]:.2f}x less time ({with_sep}/{len(full)} answers had a separator)",
+    )
     return 0
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
+from _common import add_model_argument, demo_pairs, load, machine, report, timed
 
-from radis_core.settings import RationaleSettings  # noqa: E402
-from radis_core.generation import Generation, _stop_token_ids, _strip_after_eos, generate  # noqa: E402
-from radis_core.prompts import ChatFormat, rationale_prompt  # noqa: E402
-from radis_core.rationales import decode_settings  # noqa: E402
+from radis_core.generation import Generation, _stop_token_ids, _strip_after_eos, generate
+from radis_core.prompts import ChatFormat, rationale_prompt
+from radis_core.rationales import decode_settings
+from radis_core.settings import RationaleSettings
 
 
 def naive(model, tok, prompts: list[str], settings, end_of_turn: str) -> list[Generation]:
@@ -41,11 +41,17 @@ def naive(model, tok, prompts: list[str], settings, end_of_turn: str) -> list[Ge
         ids = tok(p, add_special_tokens=False, return_tensors="pt").to(next(model.parameters()).device)
         with torch.inference_mode():
             seq = model.generate(
-                **ids, max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad,
+                **ids,
+                max_new_tokens=settings.max_new_tokens,
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=pad,
                 repetition_penalty=settings.repetition_penalty if settings.repetition_penalty != 1.0 else None,
-                temperature=None, top_p=None, top_k=None,
+                temperature=None,
+                top_p=None,
+                top_k=None,
             )
-        toks = _strip_after_eos(seq[0, ids["input_ids"].shape[1]:].tolist(), eos, pad)
+        toks = _strip_after_eos(seq[0, ids["input_ids"].shape[1] :].tolist(), eos, pad)
         out.append(Generation(tok.decode(toks, skip_special_tokens=True), len(toks)))
     return out
 
@@ -55,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     add_model_argument(parser)
     parser.add_argument("--pairs", type=int, default=16)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=RationaleSettings().max_new_tokens,
-                        help="rationale budget (default: a job's, %(default)s)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=RationaleSettings().max_new_tokens,
+        help="rationale budget (default: a job's, %(default)s)",
+    )
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table of one batched call")
     args = parser.parse_args(argv)
 
@@ -65,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     rs = RationaleSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch)
     settings = decode_settings(rs, seed=0)
     pairs = demo_pairs(args.pairs)
-    prompts = [rationale_prompt(fmt, rs.template, source=p.source, reference=p.target, src_lang=p.src_lang, tgt_lang=p.tgt_lang)
-               for p in pairs]
+    prompts = [
+        rationale_prompt(fmt, rs.template, source=p.source, reference=p.target, src_lang=p.src_lang, tgt_lang=p.tgt_lang)
+        for p in pairs
+    ]
 
     generate(model, tok, prompts[:1], settings, batch_size=1, end_of_turn=fmt.end_of_turn)  # warm-up (allocator, kernels)
     # batched runs before and after the naive pass (the mean is compared): a shared machine's speed
@@ -86,11 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     ratio = rate_b / rate_n
     details = {
         "target": "rationale generation >= 5x naive tokens/s at batch 16, identical greedy outputs",
-        "model": args.model, "pairs": len(pairs), "batch": args.batch, "max_new_tokens": args.max_new_tokens,
+        "model": args.model,
+        "pairs": len(pairs),
+        "batch": args.batch,
+        "max_new_tokens": args.max_new_tokens,
         "prompt_tokens": sorted(len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts),
         "new_tokens_per_row": sorted(g.new_tokens for g in batched),
-        "batched": {"seconds": round(tb[0], 2), "new_tokens": tok_b, "tokens_per_s": round(rate_b, 1),
-                    "seconds_before_naive": round(tb[1], 2), "seconds_after_naive": round(tb[2], 2)},
+        "batched": {
+            "seconds": round(tb[0], 2),
+            "new_tokens": tok_b,
+            "tokens_per_s": round(rate_b, 1),
+            "seconds_before_naive": round(tb[1], 2),
+            "seconds_after_naive": round(tb[2], 2),
+        },
         "naive": {"seconds": round(tn[0], 2), "new_tokens": tok_n, "tokens_per_s": round(rate_n, 1)},
         "identical_outputs": f"{sum(same)}/{len(same)}",
         "differing_pairs": [i for i, s in enumerate(same) if not s],
@@ -102,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             generate(model, tok, prompts[: args.batch], settings, batch_size=args.batch, end_of_turn=fmt.end_of_turn)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
-    report(details, f"generation: batched {rate_b:.1f} tok/s vs naive {rate_n:.1f} tok/s = {ratio:.2f}x "
-                    f"(target >= 5x: {'met' if ratio >= 5 else 'MISSED'}); identical greedy outputs {sum(same)}/{len(same)}")
+    report(
+        details,
+        f"generation: batched {rate_b:.1f} tok/s vs naive {rate_n:.1f} tok/s = {ratio:.2f}x "
+        f"(target >= 5x: {'met' if ratio >= 5 else 'MISSED'}); identical greedy outputs {sum(same)}/{len(same)}",
+    )
     return 0
 
 

@@ -30,24 +30,30 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common  # noqa: E402  (puts the repository on sys.path)
-from generation import naive as one_at_a_time  # noqa: E402  (bench/generation.py: target 1's baseline)
+import _common
+from generation import naive as one_at_a_time
 
-from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters, RationaleSettings  # noqa: E402
-from radis_core.corpus import Pair  # noqa: E402
-from radis_core.dataset import build_examples  # noqa: E402
-from radis_core.generation import DecodeSettings, generate  # noqa: E402
-from radis_core.settings import resolve  # noqa: E402
-from radis_core.prompts import ChatFormat, rationale_prompt  # noqa: E402
-from radis_core.rationales import decode_settings  # noqa: E402
-from radis_core.training import attach_lora, train  # noqa: E402
+from radis_core.corpus import Pair
+from radis_core.dataset import build_examples
+from radis_core.generation import DecodeSettings, generate
+from radis_core.prompts import ChatFormat, rationale_prompt
+from radis_core.rationales import decode_settings
+from radis_core.settings import (
+    DEFAULT_TRANSLATION_TEMPLATE,
+    Hyperparameters,
+    RationaleSettings,
+    resolve,
+)
+from radis_core.training import attach_lora, train
 
 
 def synthetic_pairs(n: int) -> list[Pair]:
     """``n`` distinct German→English pairs of varied length (no data files needed on a bare machine)."""
     tail_de, tail_en = " und der Hund ist groß", " and the dog is big"
-    return [Pair(f"Anna kauft {i} Äpfel{tail_de * (i % 7)}.", f"Anna buys {i} apples{tail_en * (i % 7)}.", "de", "en", i + 1)
-            for i in range(n)]
+    return [
+        Pair(f"Anna kauft {i} Äpfel{tail_de * (i % 7)}.", f"Anna buys {i} apples{tail_en * (i % 7)}.", "de", "en", i + 1)
+        for i in range(n)
+    ]
 
 
 def small_model_folder(args: argparse.Namespace) -> tuple[str | None, str]:
@@ -94,8 +100,10 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
     # generation first, on the base model (a job writes its rationales before training)
     rs = RationaleSettings(max_new_tokens=args.max_new_tokens)
     settings = decode_settings(rs, seed=0)
-    prompts = [rationale_prompt(fmt, rs.template, source=p.source, reference=p.target, src_lang="de", tgt_lang="en")
-               for p in pairs[: args.prompts]]
+    prompts = [
+        rationale_prompt(fmt, rs.template, source=p.source, reference=p.target, src_lang="de", tgt_lang="en")
+        for p in pairs[: args.prompts]
+    ]
     generate(model, tok, prompts[:2], DecodeSettings(max_new_tokens=4), batch_size=2, end_of_turn=fmt.end_of_turn)
     sync()
     start = time.perf_counter()
@@ -131,10 +139,12 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
         torch.backends.cuda.enable_cudnn_sdp(False)
 
     rationales = [o.text or "It means the same." for o in outs] + ["It means the same."] * (len(pairs) - len(outs))
-    examples, _ = build_examples(tok, pairs, method="radis", template=DEFAULT_TRANSLATION_TEMPLATE,
-                                 max_seq_len=args.max_seq_len, rationales=rationales)
-    hp = resolve(Hyperparameters(batch_size=args.batch, max_steps=args.steps, max_seq_len=args.max_seq_len),
-                 n_examples=len(examples))
+    examples, _ = build_examples(
+        tok, pairs, method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=args.max_seq_len, rationales=rationales
+    )
+    hp = resolve(
+        Hyperparameters(batch_size=args.batch, max_steps=args.steps, max_seq_len=args.max_seq_len), n_examples=len(examples)
+    )
     model = attach_lora(model, hp, 0)
     warm = resolve(Hyperparameters(batch_size=args.batch, max_steps=2, max_seq_len=args.max_seq_len), n_examples=len(examples))
     train(model, examples, warm, seed=1, pad_id=int(tok.pad_token_id), checkpoint_dir=None)
@@ -143,8 +153,9 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
     sync()
 
     if args.device == "cuda":
-        few_steps = resolve(Hyperparameters(batch_size=args.batch, max_steps=4, max_seq_len=args.max_seq_len),
-                            n_examples=len(examples))
+        few_steps = resolve(
+            Hyperparameters(batch_size=args.batch, max_steps=4, max_seq_len=args.max_seq_len), n_examples=len(examples)
+        )
         for label, allowed in (("cudnn_sdp_on", True), ("cudnn_sdp_off", False)):
             torch.backends.cuda.enable_cudnn_sdp(allowed)
             r4 = train(model, examples, few_steps, seed=2, pad_id=int(tok.pad_token_id), checkpoint_dir=None)
@@ -154,17 +165,33 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
 
     peak = round(torch.cuda.max_memory_allocated() / 2**30, 2) if args.device == "cuda" else None
     return {
-        "model": name, "dtype": str(next(model.parameters()).dtype), "attention": model.config._attn_implementation,
-        "train": {"steps": result.steps, "seconds": round(result.seconds, 2), "tokens_per_s": round(result.tokens_per_second, 1),
-                  "padding_share": round(result.padding_share, 4), "first_loss": round(result.losses[0], 4),
-                  "final_loss": round(result.losses[-1], 4)},
-        "generate": {"prompts": len(prompts), "batch": args.gen_batch, "max_new_tokens": args.max_new_tokens,
-                     "new_tokens": new_tokens, "seconds": round(gen_seconds, 2), "tokens_per_s": round(new_tokens / gen_seconds, 1)},
-        "batched_vs_naive": {"prompts": len(few), "max_new_tokens": args.naive_new_tokens,
-                             "batched": {"seconds": round(batched_s, 2), "tokens_per_s": round(batched_tokens / batched_s, 1)},
-                             "naive": {"seconds": round(naive_s, 2), "tokens_per_s": round(naive_tokens / naive_s, 1)},
-                             "ratio": round((batched_tokens / batched_s) / (naive_tokens / naive_s), 2),
-                             "identical_outputs": f"{sum(g.text == n.text for g, n in zip(batched, naive))}/{len(few)}"},
+        "model": name,
+        "dtype": str(next(model.parameters()).dtype),
+        "attention": model.config._attn_implementation,
+        "train": {
+            "steps": result.steps,
+            "seconds": round(result.seconds, 2),
+            "tokens_per_s": round(result.tokens_per_second, 1),
+            "padding_share": round(result.padding_share, 4),
+            "first_loss": round(result.losses[0], 4),
+            "final_loss": round(result.losses[-1], 4),
+        },
+        "generate": {
+            "prompts": len(prompts),
+            "batch": args.gen_batch,
+            "max_new_tokens": args.max_new_tokens,
+            "new_tokens": new_tokens,
+            "seconds": round(gen_seconds, 2),
+            "tokens_per_s": round(new_tokens / gen_seconds, 1),
+        },
+        "batched_vs_naive": {
+            "prompts": len(few),
+            "max_new_tokens": args.naive_new_tokens,
+            "batched": {"seconds": round(batched_s, 2), "tokens_per_s": round(batched_tokens / batched_s, 1)},
+            "naive": {"seconds": round(naive_s, 2), "tokens_per_s": round(naive_tokens / naive_s, 1)},
+            "ratio": round((batched_tokens / batched_s) / (naive_tokens / naive_s), 2),
+            "identical_outputs": f"{sum(g.text == n.text for g, n in zip(batched, naive))}/{len(few)}",
+        },
         "cudnn_attention_side_by_side": cudnn_ab,
         "sample_rationale": outs[0].text[:300],
         "peak_memory_GiB": peak,
@@ -215,12 +242,24 @@ def main(argv: list[str] | None = None) -> int:
         r["weights"] = how
         results.append(r)
         print(json.dumps(r, indent=2), flush=True)
-    print(json.dumps({"card": card, "torch": torch.__version__, "transformers": transformers.__version__,
-                      "cuda": torch.version.cuda}, indent=2))
-    print("gpu: " + card + "; " + "; ".join(
-        f"{r['model']}: train {r['train']['tokens_per_s']:.0f} tok/s, generate {r['generate']['tokens_per_s']:.0f} tok/s "
-        f"(batch {r['generate']['batch']}), batched/naive {r['batched_vs_naive']['ratio']:.1f}x "
-        f"identical {r['batched_vs_naive']['identical_outputs']}" for r in results), flush=True)
+    print(
+        json.dumps(
+            {"card": card, "torch": torch.__version__, "transformers": transformers.__version__, "cuda": torch.version.cuda},
+            indent=2,
+        )
+    )
+    print(
+        "gpu: "
+        + card
+        + "; "
+        + "; ".join(
+            f"{r['model']}: train {r['train']['tokens_per_s']:.0f} tok/s, generate {r['generate']['tokens_per_s']:.0f} tok/s "
+            f"(batch {r['generate']['batch']}), batched/naive {r['batched_vs_naive']['ratio']:.1f}x "
+            f"identical {r['batched_vs_naive']['identical_outputs']}"
+            for r in results
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -33,13 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-import psutil  # noqa: E402
+import httpx
+import load
+import psutil
+from _common import REPO_ROOT, machine, report
 
-import load  # noqa: E402  (bench/load.py: the service setup)
-
-from _common import REPO_ROOT, machine, report  # noqa: E402
-from radis_core.hashing import sha256_file  # noqa: E402
+from radis_core.hashing import sha256_file
 
 MB = 1_000_000
 
@@ -65,14 +64,29 @@ def write_corpus(path: Path, lines: int, pad_to_bytes: int | None) -> int:
     """Write ``lines`` distinct de→en pairs; with ``pad_to_bytes`` each line's text is lengthened to reach it."""
     pad = ""
     if pad_to_bytes:
-        sample = len(json.dumps({"source": "Das ist Satz 0000000.", "target": "This is sentence 0000000.",
-                                 "src_lang": "de", "tgt_lang": "en"})) + 1
+        sample = (
+            len(
+                json.dumps(
+                    {"source": "Das ist Satz 0000000.", "target": "This is sentence 0000000.", "src_lang": "de", "tgt_lang": "en"}
+                )
+            )
+            + 1
+        )
         # each repetition adds " und so weiter" (14 bytes) to the source and " and so on" (10) to the target
         pad = " und so weiter" * max(0, (pad_to_bytes // lines - sample) // 24)
     with open(path, "w", encoding="utf-8") as f:
         for i in range(lines):
-            f.write(json.dumps({"source": f"Das ist Satz {i:07d}{pad}.", "target": f"This is sentence {i:07d}{pad.replace('und so weiter', 'and so on')}.",
-                                "src_lang": "de", "tgt_lang": "en"}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "source": f"Das ist Satz {i:07d}{pad}.",
+                        "target": f"This is sentence {i:07d}{pad.replace('und so weiter', 'and so on')}.",
+                        "src_lang": "de",
+                        "tgt_lang": "en",
+                    }
+                )
+                + "\n"
+            )
     return path.stat().st_size
 
 
@@ -80,8 +94,9 @@ def dd_write(target: Path, nbytes: int) -> float:
     """Seconds ``dd`` takes to write ``nbytes`` (1 MiB blocks, fsync before exit) to ``target``."""
     count = max(1, -(-nbytes // (1 << 20)))
     start = time.perf_counter()
-    subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={count}", "conv=fsync"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={count}", "conv=fsync"], check=True, capture_output=True
+    )
     seconds = time.perf_counter() - start
     target.unlink()
     return seconds * nbytes / (count << 20)
@@ -118,7 +133,9 @@ class Sampler(threading.Thread):
 
 
 def validate_in_fresh_process(path: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _VALIDATE, str(path), "", str(REPO_ROOT)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _VALIDATE, str(path), "", str(REPO_ROOT)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout)
 
 
@@ -126,12 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--mb", type=int, help="pad the lines so the corpus has about this many MB (e.g. 500)")
-    parser.add_argument("--pg", default=os.environ.get("RADIS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("RADIS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="an empty Redis database (flushed afterwards)")
     args = parser.parse_args(argv)
 
-    details: dict = {"target": "upload RSS growth < 100 MB and >= 50% of dd speed; Range download streams; "
-                               "1M-line validation lines/s in bounded memory"}
+    details: dict = {
+        "target": "upload RSS growth < 100 MB and >= 50% of dd speed; Range download streams; "
+        "1M-line validation lines/s in bounded memory"
+    }
     with tempfile.TemporaryDirectory(prefix="radis-bench-io-") as tmp:
         corpus = Path(tmp) / "train.jsonl"
         size = write_corpus(corpus, args.lines, args.mb * MB if args.mb else None)
@@ -147,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             client = httpx.Client(base_url=svc.base, headers=auth, timeout=1800)
             # Warm-up upload: the API imports the corpus validator on its first upload.
             warm = b"".join(head.read_bytes().splitlines(keepends=True)[:100])
-            client.post("/v1/files", files={"file": ("warm.jsonl", warm)},
-                        data={"purpose": "fine-tune"}).raise_for_status()
+            client.post("/v1/files", files={"file": ("warm.jsonl", warm)}, data={"purpose": "fine-tune"}).raise_for_status()
 
             dd_seconds = dd_write(svc.data_dir / "dd.bin", size)
 
@@ -188,30 +208,51 @@ def main(argv: list[str] | None = None) -> int:
         val_all = validate_in_fresh_process(corpus)
 
     dd_rate, stream_rate, upload_rate = size / dd_seconds / MB, size / stream_seconds / MB, size / upload_seconds / MB
-    details.update({
-        "dd_sequential_write": {"seconds": round(dd_seconds, 2), "MB_per_s": round(dd_rate, 1)},
-        "upload": {"seconds_total": round(upload_seconds, 2), "seconds_streaming": round(stream_seconds, 2),
-                   "seconds_validating_and_recording": round(upload_seconds - stream_seconds, 2),
-                   "MB_per_s_streaming": round(stream_rate, 1), "MB_per_s_end_to_end": round(upload_rate, 1),
-                   "api_rss_before_MB": round(base_rss / MB, 1), "api_rss_growth_MB": round(upload_growth / MB, 1),
-                   "status": response.status_code},
-        "range_download": {"status": ranged.status_code, "bytes_match": range_ok},
-        "full_download": {"seconds": round(dl_seconds, 2), "MB_per_s": round(got / dl_seconds / MB, 1),
-                          "sha256_match": digest.hexdigest() == want, "api_rss_growth_MB": round((dl.peak_rss - dl_base) / MB, 1)},
-        "validate_first_tenth": {**val_head, "lines_per_s": round(val_head["lines"] / val_head["seconds"]),
-                                 "peak_over_baseline_MB": round(val_head["peak_over_baseline_bytes"] / MB, 1)},
-        "validate_all": {**val_all, "lines_per_s": round(val_all["lines"] / val_all["seconds"]),
-                         "peak_over_baseline_MB": round(val_all["peak_over_baseline_bytes"] / MB, 1)},
-        "machine": machine(),
-    })
+    details.update(
+        {
+            "dd_sequential_write": {"seconds": round(dd_seconds, 2), "MB_per_s": round(dd_rate, 1)},
+            "upload": {
+                "seconds_total": round(upload_seconds, 2),
+                "seconds_streaming": round(stream_seconds, 2),
+                "seconds_validating_and_recording": round(upload_seconds - stream_seconds, 2),
+                "MB_per_s_streaming": round(stream_rate, 1),
+                "MB_per_s_end_to_end": round(upload_rate, 1),
+                "api_rss_before_MB": round(base_rss / MB, 1),
+                "api_rss_growth_MB": round(upload_growth / MB, 1),
+                "status": response.status_code,
+            },
+            "range_download": {"status": ranged.status_code, "bytes_match": range_ok},
+            "full_download": {
+                "seconds": round(dl_seconds, 2),
+                "MB_per_s": round(got / dl_seconds / MB, 1),
+                "sha256_match": digest.hexdigest() == want,
+                "api_rss_growth_MB": round((dl.peak_rss - dl_base) / MB, 1),
+            },
+            "validate_first_tenth": {
+                **val_head,
+                "lines_per_s": round(val_head["lines"] / val_head["seconds"]),
+                "peak_over_baseline_MB": round(val_head["peak_over_baseline_bytes"] / MB, 1),
+            },
+            "validate_all": {
+                **val_all,
+                "lines_per_s": round(val_all["lines"] / val_all["seconds"]),
+                "peak_over_baseline_MB": round(val_all["peak_over_baseline_bytes"] / MB, 1),
+            },
+            "machine": machine(),
+        }
+    )
     rss_ok, speed_ok = upload_growth < 100 * MB, stream_rate >= 0.5 * dd_rate
-    report(details, (
-        f"io: upload {size / MB:.0f} MB: API RSS +{upload_growth / MB:.0f} MB (target < 100 MB: {'met' if rss_ok else 'MISSED'}); "
-        f"streaming {stream_rate:.0f} MB/s = {100 * stream_rate / dd_rate:.0f}% of dd {dd_rate:.0f} MB/s "
-        f"(target >= 50%: {'met' if speed_ok else 'MISSED'}; end to end incl. validation {upload_rate:.0f} MB/s "
-        f"= {100 * upload_rate / dd_rate:.0f}%); Range 206 {'ok' if range_ok else 'WRONG'}, download RSS +{(dl.peak_rss - dl_base) / MB:.0f} MB; "
-        f"validate {val_all['lines']} lines at {val_all['lines'] / val_all['seconds']:.0f} lines/s, peak +{val_all['peak_over_baseline_bytes'] / MB:.0f} MB "
-        f"(+{val_head['peak_over_baseline_bytes'] / MB:.0f} MB at {val_head['lines']} lines)"))
+    report(
+        details,
+        (
+            f"io: upload {size / MB:.0f} MB: API RSS +{upload_growth / MB:.0f} MB (target < 100 MB: {'met' if rss_ok else 'MISSED'}); "
+            f"streaming {stream_rate:.0f} MB/s = {100 * stream_rate / dd_rate:.0f}% of dd {dd_rate:.0f} MB/s "
+            f"(target >= 50%: {'met' if speed_ok else 'MISSED'}; end to end incl. validation {upload_rate:.0f} MB/s "
+            f"= {100 * upload_rate / dd_rate:.0f}%); Range 206 {'ok' if range_ok else 'WRONG'}, download RSS +{(dl.peak_rss - dl_base) / MB:.0f} MB; "
+            f"validate {val_all['lines']} lines at {val_all['lines'] / val_all['seconds']:.0f} lines/s, peak +{val_all['peak_over_baseline_bytes'] / MB:.0f} MB "
+            f"(+{val_head['peak_over_baseline_bytes'] / MB:.0f} MB at {val_head['lines']} lines)"
+        ),
+    )
     return 0
 
 

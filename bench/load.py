@@ -30,10 +30,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import redis
@@ -78,7 +78,8 @@ def free_port() -> int:
 
 def corpus() -> bytes:
     return "".join(
-        json.dumps({"source": f"Das ist Satz {i}.", "target": f"This is sentence {i}.", "src_lang": "de", "tgt_lang": "en"}) + "\n"
+        json.dumps({"source": f"Das ist Satz {i}.", "target": f"This is sentence {i}.", "src_lang": "de", "tgt_lang": "en"})
+        + "\n"
         for i in range(16)
     ).encode()
 
@@ -88,7 +89,9 @@ async def client_session(base: str, key: str, file_id: str, jobs: int, polls: in
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
         for _ in range(jobs):
             start = time.perf_counter()
-            response = await client.post("/v1/fine_tuning/jobs", json={"model": "smollm2-135m-instruct", "training_file": file_id})
+            response = await client.post(
+                "/v1/fine_tuning/jobs", json={"model": "smollm2-135m-instruct", "training_file": file_id}
+            )
             timings.add("create", time.perf_counter() - start)
             if response.status_code != 200:
                 timings.failures[f"create {response.status_code}"] += 1
@@ -130,8 +133,9 @@ class LoadService:
 
 
 @contextmanager
-def started_service(pg: str, broker_url: str, *, projects: int, api_workers: int = 1,
-                    extra_env: dict[str, str] | None = None) -> Iterator[LoadService]:
+def started_service(
+    pg: str, broker_url: str, *, projects: int, api_workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[LoadService]:
     """Create and migrate a fresh database on ``pg``, start uvicorn on it, yield; remove it all afterwards.
 
     The Redis database of ``broker_url`` must be empty (it is flushed afterwards).
@@ -158,14 +162,37 @@ def started_service(pg: str, broker_url: str, *, projects: int, api_workers: int
 
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("RADIS_")}
-        env.update(RADIS_DATA_DIR=str(data_dir), RADIS_DATABASE_URL=db_url, RADIS_BROKER_URL=broker_url,
-                   RADIS_RESULT_BACKEND=broker_url, RADIS_CACHE_DIR=str(data_dir / "cache"))
+        env.update(
+            RADIS_DATA_DIR=str(data_dir),
+            RADIS_DATABASE_URL=db_url,
+            RADIS_BROKER_URL=broker_url,
+            RADIS_RESULT_BACKEND=broker_url,
+            RADIS_CACHE_DIR=str(data_dir / "cache"),
+        )
         env.update(extra_env or {})
         log = open(data_dir / "api.log", "wb")
         api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(api_workers), "--no-access-log", "--log-level", "warning"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(api_workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -189,22 +216,35 @@ def run(args: argparse.Namespace) -> dict:
         base, keys, factory, broker = service.base, service.keys, service.factory, service.broker
         file_ids = []
         for key in keys:
-            upload = httpx.post(f"{base}/v1/files", headers={"Authorization": f"Bearer {key}"},
-                                files={"file": ("train.jsonl", corpus())}, data={"purpose": "fine-tune"}, timeout=30)
+            upload = httpx.post(
+                f"{base}/v1/files",
+                headers={"Authorization": f"Bearer {key}"},
+                files={"file": ("train.jsonl", corpus())},
+                data={"purpose": "fine-tune"},
+                timeout=30,
+            )
             upload.raise_for_status()
             file_ids.append(upload.json()["id"])
 
         # One job first, untimed: the API imports and connects its queue client on the first enqueue.
-        warm = httpx.post(f"{base}/v1/fine_tuning/jobs", headers={"Authorization": f"Bearer {keys[0]}"},
-                          json={"model": "smollm2-135m-instruct", "training_file": file_ids[0]}, timeout=60)
+        warm = httpx.post(
+            f"{base}/v1/fine_tuning/jobs",
+            headers={"Authorization": f"Bearer {keys[0]}"},
+            json={"model": "smollm2-135m-instruct", "training_file": file_ids[0]},
+            timeout=60,
+        )
         warm.raise_for_status()
         timings, created = Timings(), []
 
         async def all_clients() -> None:
-            await asyncio.gather(*(
-                client_session(base, keys[i % len(keys)], file_ids[i % len(keys)], args.jobs_per_client, args.polls, timings, created)
-                for i in range(args.clients)
-            ))
+            await asyncio.gather(
+                *(
+                    client_session(
+                        base, keys[i % len(keys)], file_ids[i % len(keys)], args.jobs_per_client, args.polls, timings, created
+                    )
+                    for i in range(args.clients)
+                )
+            )
 
         started = time.perf_counter()
         asyncio.run(asyncio.wait_for(all_clients(), timeout=args.timeout))
@@ -219,12 +259,21 @@ def run(args: argparse.Namespace) -> dict:
         every_job = [warm.json()["id"], *created]
         requests = sum(len(v) for v in timings.latencies.values())
         report = {
-            "clients": args.clients, "projects": args.projects, "api_workers": args.api_workers,
-            "jobs_created": len(created), "requests": requests, "seconds": round(elapsed, 2),
+            "clients": args.clients,
+            "projects": args.projects,
+            "api_workers": args.api_workers,
+            "jobs_created": len(created),
+            "requests": requests,
+            "seconds": round(elapsed, 2),
             "throughput_rps": round(requests / elapsed, 1),
             "latency_ms": {
-                op: {"p50": round(1000 * percentile(v, 50), 1), "p95": round(1000 * percentile(v, 95), 1),
-                     "p99": round(1000 * percentile(v, 99), 1), "mean": round(1000 * statistics.fmean(v), 1), "n": len(v)}
+                op: {
+                    "p50": round(1000 * percentile(v, 50), 1),
+                    "p95": round(1000 * percentile(v, 95), 1),
+                    "p99": round(1000 * percentile(v, 99), 1),
+                    "mean": round(1000 * statistics.fmean(v), 1),
+                    "n": len(v),
+                }
                 for op, v in sorted(timings.latencies.items())
             },
             "failures": dict(timings.failures),
@@ -232,7 +281,9 @@ def run(args: argparse.Namespace) -> dict:
             "queue": {"messages": sum(queued.values())},
             "checks": {
                 "every_job_created": len(created) == expected and not timings.failures,
-                "each_job_once_in_store": set(stored) == set(every_job) and all(n == 1 for n in stored.values()) and total == len(every_job),
+                "each_job_once_in_store": set(stored) == set(every_job)
+                and all(n == 1 for n in stored.values())
+                and total == len(every_job),
                 "each_job_once_in_queue": set(queued) == set(every_job) and all(n == 1 for n in queued.values()),
             },
         }
@@ -246,8 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polls", type=int, default=5, help="GETs of each job after creating it")
     parser.add_argument("--projects", type=int, default=10, help="projects the clients are spread over")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--pg", default=os.environ.get("RADIS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-                        help="a Postgres server URL where CREATE DATABASE may run")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("RADIS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+        help="a Postgres server URL where CREATE DATABASE may run",
+    )
     parser.add_argument("--redis-host", default="127.0.0.1")
     parser.add_argument("--redis-port", type=int, default=6379)
     parser.add_argument("--redis-db", type=int, default=13, help="an empty Redis database number (flushed afterwards)")

@@ -27,15 +27,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_model_argument, demo_pairs, load, machine, report, timed  # noqa: E402
+from _common import add_model_argument, demo_pairs, load, machine, report, timed
 
-from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters  # noqa: E402
-from radis_core.dataset import IGNORE_INDEX, build_examples, collate  # noqa: E402
-from radis_core.settings import resolve  # noqa: E402
-from radis_core.training import attach_lora, micro_batch_plan, train  # noqa: E402
+from radis_core.dataset import IGNORE_INDEX, build_examples, collate
+from radis_core.settings import (
+    DEFAULT_TRANSLATION_TEMPLATE,
+    Hyperparameters,
+    resolve,
+)
+from radis_core.training import attach_lora, micro_batch_plan, train
 
-_NOTES = ["The word order follows English main clauses.", "'kauft' is rendered as 'buys', present tense.",
-          "Numbers are kept as digits.", "The question form moves the verb first.", "Units stay as in the source."]
+_NOTES = [
+    "The word order follows English main clauses.",
+    "'kauft' is rendered as 'buys', present tense.",
+    "Numbers are kept as digits.",
+    "The question form moves the verb first.",
+    "Units stay as in the source.",
+]
 
 
 def synthetic_rationale(i: int) -> str:
@@ -70,10 +78,24 @@ def main(argv: list[str] | None = None) -> int:
 
     model, tok, _ = load(args.model, threads=args.threads)
     pairs = demo_pairs(args.examples)
-    examples, _stats = build_examples(tok, pairs, method="radis", template=DEFAULT_TRANSLATION_TEMPLATE,
-                                      max_seq_len=args.max_seq_len, rationales=[synthetic_rationale(i) for i in range(len(pairs))])
-    hp = resolve(Hyperparameters(batch_size=args.batch, max_steps=args.steps, max_seq_len=args.max_seq_len,
-                                 checkpoint_every=args.checkpoint_every, keep_checkpoints=2), n_examples=len(examples))
+    examples, _stats = build_examples(
+        tok,
+        pairs,
+        method="radis",
+        template=DEFAULT_TRANSLATION_TEMPLATE,
+        max_seq_len=args.max_seq_len,
+        rationales=[synthetic_rationale(i) for i in range(len(pairs))],
+    )
+    hp = resolve(
+        Hyperparameters(
+            batch_size=args.batch,
+            max_steps=args.steps,
+            max_seq_len=args.max_seq_len,
+            checkpoint_every=args.checkpoint_every,
+            keep_checkpoints=2,
+        ),
+        n_examples=len(examples),
+    )
     seed, pad_id = 0, int(tok.pad_token_id)
     model = attach_lora(model, hp, seed)
     plan = micro_batch_plan([len(e.input_ids) for e in examples], hp, seed)
@@ -83,8 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     def raw_step(b: dict) -> None:
         logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
         n = max(int((b["labels"] != IGNORE_INDEX).sum()), 1)
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)).float(),
-                                                 b["labels"][:, 1:].reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum") / n
+        loss = (
+            torch.nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.size(-1)).float(),
+                b["labels"][:, 1:].reshape(-1),
+                ignore_index=IGNORE_INDEX,
+                reduction="sum",
+            )
+            / n
+        )
         loss.backward()
         for p in params:
             p.grad = None
@@ -106,11 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         events = open(Path(tmp) / "events.jsonl", "a", encoding="utf-8")
 
         def on_event(ev) -> None:
-            events.write(json.dumps({"stage": ev.stage, "message": ev.message, "type": ev.type, "data": ev.data}, default=str) + "\n")
+            events.write(
+                json.dumps({"stage": ev.stage, "message": ev.message, "type": ev.type, "data": ev.data}, default=str) + "\n"
+            )
             events.flush()
 
         with timed() as tl:
-            result = train(model, examples, hp, seed=seed, pad_id=pad_id, checkpoint_dir=Path(tmp) / "checkpoints", on_event=on_event)
+            result = train(
+                model, examples, hp, seed=seed, pad_id=pad_id, checkpoint_dir=Path(tmp) / "checkpoints", on_event=on_event
+            )
         events.close()
         checkpoints = sorted(p.name for p in (Path(tmp) / "checkpoints").iterdir())
 
@@ -124,15 +157,27 @@ def main(argv: list[str] | None = None) -> int:
     lengths = [len(e.input_ids) for e in examples]
     details = {
         "target": "padding <= 5% and loop throughput >= 90% of raw forward+backward on the same batches",
-        "model": args.model, "examples": len(examples), "steps": args.steps, "batch": args.batch,
-        "max_seq_len": args.max_seq_len, "sequence_lengths": {"min": min(lengths), "max": max(lengths)},
+        "model": args.model,
+        "examples": len(examples),
+        "steps": args.steps,
+        "batch": args.batch,
+        "max_seq_len": args.max_seq_len,
+        "sequence_lengths": {"min": min(lengths), "max": max(lengths)},
         "non_pad_tokens": tokens,
         "padding_share_loop": round(result.padding_share, 4),
         "padding_share_unsorted_batches": round(unsorted_padding(lengths, args.batch, seed), 4),
-        "loop": {"seconds": round(tl[0], 2), "tokens_per_s": round(loop_rate, 1),
-                 "reported_tokens_per_s": round(result.tokens_per_second, 1), "checkpoints_left": checkpoints},
-        "raw_forward_backward": {"seconds": round(raw_seconds, 2), "tokens_per_s": round(raw_rate, 1),
-                                 "seconds_before_loop": round(raw_before, 2), "seconds_after_loop": round(raw_after, 2)},
+        "loop": {
+            "seconds": round(tl[0], 2),
+            "tokens_per_s": round(loop_rate, 1),
+            "reported_tokens_per_s": round(result.tokens_per_second, 1),
+            "checkpoints_left": checkpoints,
+        },
+        "raw_forward_backward": {
+            "seconds": round(raw_seconds, 2),
+            "tokens_per_s": round(raw_rate, 1),
+            "seconds_before_loop": round(raw_before, 2),
+            "seconds_after_loop": round(raw_after, 2),
+        },
         "machine": machine(),
     }
     if args.profile:
@@ -142,9 +187,12 @@ def main(argv: list[str] | None = None) -> int:
             train(model, examples, hp.__class__(**{**hp.__dict__, "max_steps": 1}), seed=seed, pad_id=pad_id, checkpoint_dir=None)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
     pad_ok, rate_ok = result.padding_share <= 0.05, ratio >= 0.90
-    report(details, f"training: padding {100 * result.padding_share:.1f}% (target <= 5%: {'met' if pad_ok else 'MISSED'}); "
-                    f"loop {loop_rate:.0f} tok/s vs raw fwd+bwd {raw_rate:.0f} tok/s = {100 * ratio:.1f}% "
-                    f"(target >= 90%: {'met' if rate_ok else 'MISSED'})")
+    report(
+        details,
+        f"training: padding {100 * result.padding_share:.1f}% (target <= 5%: {'met' if pad_ok else 'MISSED'}); "
+        f"loop {loop_rate:.0f} tok/s vs raw fwd+bwd {raw_rate:.0f} tok/s = {100 * ratio:.1f}% "
+        f"(target >= 90%: {'met' if rate_ok else 'MISSED'})",
+    )
     return 0
 
 

@@ -173,7 +173,9 @@ def check(response: httpx.Response) -> None:
     if response.is_success:
         return
     if response.status_code == 401:
-        raise CLIError(f"the server refused the API key: {_error_message(response)} Run `radis login` or set RADIS_API_KEY.", EXIT_AUTH)
+        raise CLIError(
+            f"the server refused the API key: {_error_message(response)} Run `radis login` or set RADIS_API_KEY.", EXIT_AUTH
+        )
     raise CLIError(f"HTTP {response.status_code}: {_error_message(response)}")
 
 
@@ -216,8 +218,9 @@ def parse_sse(lines: Iterator[str]) -> Iterator[SSEMessage]:
         yield SSEMessage(event, "\n".join(data), event_id)
 
 
-def follow_events(http: httpx.Client, job_id: str, *, last_event_id: str | None = None,
-                  reconnects: int = 5) -> Iterator[tuple[str, dict[str, Any]]]:
+def follow_events(
+    http: httpx.Client, job_id: str, *, last_event_id: str | None = None, reconnects: int = 5
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """The job's events from ``GET …/events/stream``, oldest first, as ``("event", event)`` pairs, then
     ``("end", job)`` once the job is finished. A dropped connection is resumed with ``Last-Event-ID``
     (up to ``reconnects`` times in a row), so nothing is lost or repeated."""
@@ -228,8 +231,9 @@ def follow_events(http: httpx.Client, job_id: str, *, last_event_id: str | None 
         if failures:
             time.sleep(min(failures, 5))  # back off while the server restarts
         try:
-            with http.stream("GET", f"/v1/fine_tuning/jobs/{job_id}/events/stream", headers=headers,
-                             timeout=httpx.Timeout(30.0, read=None)) as response:
+            with http.stream(
+                "GET", f"/v1/fine_tuning/jobs/{job_id}/events/stream", headers=headers, timeout=httpx.Timeout(30.0, read=None)
+            ) as response:
                 if not response.is_success:
                     response.read()
                     check(response)
@@ -256,8 +260,9 @@ def follow_events(http: httpx.Client, job_id: str, *, last_event_id: str | None 
 # --- adapter download -------------------------------------------------------------------------------
 
 
-def download_adapter(client: httpx.Client, job_id: str, dest: Path,
-                     on_progress: Callable[[int, int | None], None] | None = None) -> tuple[Path, str]:
+def download_adapter(
+    client: httpx.Client, job_id: str, dest: Path, on_progress: Callable[[int, int | None], None] | None = None
+) -> tuple[Path, str]:
     """Stream the adapter tar.gz to ``dest``, check its sha256 against the server's, unpack it beside.
 
     ``on_progress(received_bytes, total_bytes_or_None)`` is called per chunk. Returns the folder that

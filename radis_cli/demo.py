@@ -68,8 +68,13 @@ def stop_process_group(proc: subprocess.Popen, grace: float = 20) -> None:
 
 
 def _create_key(env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-m", "radis_cli.main", "keys", "create", "--project", "demo", "--name", "demo"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "radis_cli.main", "keys", "create", "--project", "demo", "--name", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -98,16 +103,27 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
     console.print("[bold]2/5[/] API key and embedded service (SQLite, SQLite broker, Celery worker)")
     key = _create_key(env)
     log = open(out / "service.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_ready(base, server)
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         console.print("[bold]3/5[/] upload")
         tf, vf = _upload(client, train), _upload(client, valid)
         console.print(f"  {tf['id']} {tf['bytes']} bytes, {vf['id']} {vf['bytes']} bytes")
-        body = {"model": model, "training_file": tf["id"], "validation_file": vf["id"], "seed": 42, "suffix": "demo",
-                "method": {"type": method, method: DEMO_SETTINGS}}
+        body = {
+            "model": model,
+            "training_file": tf["id"],
+            "validation_file": vf["id"],
+            "seed": 42,
+            "suffix": "demo",
+            "method": {"type": method, method: DEMO_SETTINGS},
+        }
         job = client.post("/v1/fine_tuning/jobs", json=body).raise_for_status().json()
         console.print(f"[bold]4/5[/] job {job['id']} ({method} on {model})")
         job = watch(client, job["id"], console)

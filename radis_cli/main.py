@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -60,8 +59,24 @@ def migrate() -> None:
 
 def worker_command(concurrency: int = 1) -> list[str]:
     """The Celery worker command line (one job per child process, the gpu queue)."""
-    return [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "gpu", "-c", str(concurrency),
-            "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.app",
+        "worker",
+        "-Q",
+        "gpu",
+        "-c",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
 
 
 def _start_worker_processes(env: dict[str, str]) -> list[subprocess.Popen]:
@@ -83,7 +98,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 @app.command()
-def serve(host: Optional[str] = None, port: Optional[int] = None) -> None:
+def serve(host: str | None = None, port: int | None = None) -> None:
     """API and worker together. With no RADIS_* configuration: SQLite + SQLite broker under ./radis-data."""
     import uvicorn
 
@@ -92,10 +107,18 @@ def serve(host: Optional[str] = None, port: Optional[int] = None) -> None:
 
     s = _settings()
     upgrade(s.database_url)
-    console.print(f"[bold]radis serve[/] database {redacted(s.database_url)}, broker {redacted(s.broker_url)}"
-                  f"{' (embedded)' if s.embedded else ''}")
-    env = dict(os.environ, RADIS_DATA_DIR=str(s.data_dir), RADIS_DATABASE_URL=s.database_url,
-               RADIS_BROKER_URL=s.broker_url, RADIS_RESULT_BACKEND=s.result_backend, RADIS_CACHE_DIR=str(s.cache_dir))
+    console.print(
+        f"[bold]radis serve[/] database {redacted(s.database_url)}, broker {redacted(s.broker_url)}"
+        f"{' (embedded)' if s.embedded else ''}"
+    )
+    env = dict(
+        os.environ,
+        RADIS_DATA_DIR=str(s.data_dir),
+        RADIS_DATABASE_URL=s.database_url,
+        RADIS_BROKER_URL=s.broker_url,
+        RADIS_RESULT_BACKEND=s.result_backend,
+        RADIS_CACHE_DIR=str(s.cache_dir),
+    )
     procs = _start_worker_processes(env)
     try:
         uvicorn.run("api.main:create_app", factory=True, host=host or s.api_host, port=port or s.api_port, log_level="info")
@@ -104,7 +127,7 @@ def serve(host: Optional[str] = None, port: Optional[int] = None) -> None:
 
 
 @app.command("api")
-def api_cmd(host: Optional[str] = None, port: Optional[int] = None, workers: int = 1) -> None:
+def api_cmd(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """The HTTP API alone (run `radis migrate` first)."""
     import uvicorn
 
@@ -128,8 +151,10 @@ def worker_cmd(concurrency: int = 1) -> None:
 
 
 @keys_app.command("create")
-def keys_create(project: str = typer.Option("default", help="Project name (created if new)."),
-                name: str = typer.Option("cli", help="A label for the key.")) -> None:
+def keys_create(
+    project: str = typer.Option("default", help="Project name (created if new)."),
+    name: str = typer.Option("cli", help="A label for the key."),
+) -> None:
     """Create an API key; the secret is printed once and only its hash is stored."""
     from store.db import session_scope
     from store.keys import create_key
@@ -161,8 +186,16 @@ def keys_list(project: str = typer.Option("default"), as_json: bool = typer.Opti
         if proj is None:
             console.print(f"[red]no project named {project}[/]")
             raise typer.Exit(1)
-        rows = [{"id": k.id, "name": k.name, "prefix": k.prefix, "created_at": str(k.created_at),
-                 "revoked_at": str(k.revoked_at) if k.revoked_at else None} for k in list_keys(session, proj.id)]
+        rows = [
+            {
+                "id": k.id,
+                "name": k.name,
+                "prefix": k.prefix,
+                "created_at": str(k.created_at),
+                "revoked_at": str(k.revoked_at) if k.revoked_at else None,
+            }
+            for k in list_keys(session, proj.id)
+        ]
     if as_json:
         print(json.dumps(rows))
         return

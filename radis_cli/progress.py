@@ -47,7 +47,9 @@ class StageBars:
             info = f"loss {loss:.3f}" if isinstance(loss, (int, float)) else ""
             if isinstance(data.get("tokens_per_second"), (int, float)):
                 info += f"  {data['tokens_per_second']:.0f} tok/s"
-            self.progress.update(self.bar("training", data["total_steps"]), completed=data["step"], info=info + _eta(data.get("eta_seconds")))
+            self.progress.update(
+                self.bar("training", data["total_steps"]), completed=data["step"], info=info + _eta(data.get("eta_seconds"))
+            )
         elif "eval_total" in data:
             self.progress.update(self.bar("evaluating", data["eval_total"]), completed=data["eval_done"], info="base vs tuned")
         elif event.get("type") != "metrics":
@@ -67,8 +69,15 @@ class StageBars:
 
 def watch(client: httpx.Client, job_id: str, console: Console) -> dict[str, Any]:
     """Follow a job until it ends (bars per stage from its event stream); returns the final job object."""
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         bars = StageBars(progress)
         # follow_events always ends with ("end", job) or raises, so the last item is the job.
         for kind, item in follow_events(client, job_id):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from radis_core.config import SEPARATOR
 from radis_core.generation import DecodeSettings, generate
@@ -12,7 +13,9 @@ from radis_core.prompts import ChatFormat, translation_prompt
 class HFChatModel:
     """Implements ``radis_core.evaluation.probe_runs.ChatModel`` for a (peft or plain) HF model."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, on_batch: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, batch_size: int = 16, on_batch: Callable[[int, int], None] | None = None
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.fmt = ChatFormat.for_tokenizer(tokenizer)
@@ -23,16 +26,30 @@ class HFChatModel:
     def chat(self, prompts: list[str], max_new_tokens: int) -> list[str]:
         """Greedy replies to single user turns."""
         texts = [self.fmt.user_prompt(p) for p in prompts]
-        outs = generate(self.model, self.tokenizer, texts, DecodeSettings(max_new_tokens=max_new_tokens),
-                        batch_size=self.batch_size, end_of_turn=self.fmt.end_of_turn, on_batch=self.on_batch)
+        outs = generate(
+            self.model,
+            self.tokenizer,
+            texts,
+            DecodeSettings(max_new_tokens=max_new_tokens),
+            batch_size=self.batch_size,
+            end_of_turn=self.fmt.end_of_turn,
+            on_batch=self.on_batch,
+        )
         self.generated_tokens += sum(o.new_tokens for o in outs)
         return [o.text.strip() for o in outs]
 
     def translate(self, sources: Sequence[str], *, src_lang: str, tgt_lang: str, template: str, max_new_tokens: int) -> list[str]:
         """Translations only: decoding stops at the separator, so no rationale is generated at eval time."""
         texts = [translation_prompt(self.fmt, template, source=s, src_lang=src_lang, tgt_lang=tgt_lang) for s in sources]
-        outs = generate(self.model, self.tokenizer, texts, DecodeSettings(max_new_tokens=max_new_tokens, stop=(SEPARATOR,)),
-                        batch_size=self.batch_size, end_of_turn=self.fmt.end_of_turn, on_batch=self.on_batch)
+        outs = generate(
+            self.model,
+            self.tokenizer,
+            texts,
+            DecodeSettings(max_new_tokens=max_new_tokens, stop=(SEPARATOR,)),
+            batch_size=self.batch_size,
+            end_of_turn=self.fmt.end_of_turn,
+            on_batch=self.on_batch,
+        )
         self.generated_tokens += sum(o.new_tokens for o in outs)
         return [o.text.strip() for o in outs]
 

@@ -34,7 +34,7 @@ def list_checkpoints(root: Path) -> list[Checkpoint]:
     for p in root.iterdir():
         if p.is_dir() and p.name.startswith(_PREFIX) and (p / "state.pt").is_file():
             try:
-                found.append(Checkpoint(int(p.name[len(_PREFIX):]), p))
+                found.append(Checkpoint(int(p.name[len(_PREFIX) :]), p))
             except ValueError:
                 continue
     return sorted(found, key=lambda c: c.step)
@@ -46,7 +46,9 @@ def latest_checkpoint(root: Path) -> Checkpoint | None:
     return cps[-1] if cps else None
 
 
-def save_checkpoint(root: Path, *, step: int, model: Any, optimizer: Any, scheduler: Any, extra: dict[str, Any], keep: int) -> Checkpoint:
+def save_checkpoint(
+    root: Path, *, step: int, model: Any, optimizer: Any, scheduler: Any, extra: dict[str, Any], keep: int
+) -> Checkpoint:
     """Write a checkpoint for ``step`` and prune all but the newest ``keep``."""
     import torch
     from peft import get_peft_model_state_dict

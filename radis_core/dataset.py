@@ -9,8 +9,9 @@ is never cut (an example whose prompt + reference alone is too long is dropped a
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from radis_core.config import SEPARATOR, Method
 from radis_core.corpus import Pair
@@ -63,7 +64,9 @@ def build_example(
     max_seq_len: int,
 ) -> Example | None:
     """Tokenise one pair (and its rationale, if any); None when even the reference does not fit."""
-    prompt = _ids(tokenizer, translation_prompt(fmt, template, source=pair.source, src_lang=pair.src_lang, tgt_lang=pair.tgt_lang))
+    prompt = _ids(
+        tokenizer, translation_prompt(fmt, template, source=pair.source, src_lang=pair.src_lang, tgt_lang=pair.tgt_lang)
+    )
     reference = _ids(tokenizer, pair.target.strip())
     end = _ids(tokenizer, fmt.end_of_turn) if fmt.end_of_turn else []
     base_len = len(prompt) + len(reference) + len(end)

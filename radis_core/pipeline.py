@@ -44,9 +44,13 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
 
     with run.timed("load_seconds"):
         data = load_job_data(spec)
-        run.emit(Note("validating", f"{len(data.train_pairs)} training pairs, {len(data.eval_pairs)} held out for evaluation",
-                      {"train_pairs": len(data.train_pairs), "eval_pairs": len(data.eval_pairs),
-                       "language_pairs": data.language_pairs}))
+        run.emit(
+            Note(
+                "validating",
+                f"{len(data.train_pairs)} training pairs, {len(data.eval_pairs)} held out for evaluation",
+                {"train_pairs": len(data.train_pairs), "eval_pairs": len(data.eval_pairs), "language_pairs": data.language_pairs},
+            )
+        )
         model, tokenizer, source = load_base_model(spec, run)
     run.check_cancel()
 
@@ -59,8 +63,9 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
     run.check_cancel()
 
     with run.timed("eval_seconds"):
-        evaluation = evaluate_before_after(trained.model, tokenizer, data.eval_pairs, spec.translation_template,
-                                           spec.evaluation, run)
+        evaluation = evaluate_before_after(
+            trained.model, tokenizer, data.eval_pairs, spec.translation_template, spec.evaluation, run
+        )
 
     with run.timed("export_seconds"):
         return export_results(spec, data, source, trained, tokenizer, rationales, evaluation, run)
@@ -81,8 +86,13 @@ def load_base_model(spec: JobSpec, run: RunContext) -> tuple[Any, Any, Any]:
 
     source = resolve_model(spec.model, _cache_dir(spec))
     model, tokenizer = load_model(source, device=spec.device, dtype=spec.dtype)
-    run.emit(Note("loading_model", f"Loaded {spec.model} ({source.kind}, fingerprint {source.fingerprint[:12]})",
-                  {"fingerprint": source.fingerprint, "parameters": sum(p.numel() for p in model.parameters())}))
+    run.emit(
+        Note(
+            "loading_model",
+            f"Loaded {spec.model} ({source.kind}, fingerprint {source.fingerprint[:12]})",
+            {"fingerprint": source.fingerprint, "parameters": sum(p.numel() for p in model.parameters())},
+        )
+    )
     return model, tokenizer, source
 
 
@@ -109,21 +119,41 @@ def draw_rationales(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, fi
         teacher_fingerprint = teacher_source.fingerprint
 
     generated = generate_rationales(
-        teacher, teacher_tokenizer, pairs, spec.rationale,
-        model_fingerprint=teacher_fingerprint, cache=RationaleCache(_cache_dir(spec) / "rationales.sqlite"), seed=spec.seed,
-        on_progress=lambda d, t: run.emit(Counted("generating_rationales", f"Rationales {d}/{t}", d, t,
-                                                  {"rationales_done": d, "rationales_total": t})),
+        teacher,
+        teacher_tokenizer,
+        pairs,
+        spec.rationale,
+        model_fingerprint=teacher_fingerprint,
+        cache=RationaleCache(_cache_dir(spec) / "rationales.sqlite"),
+        seed=spec.seed,
+        on_progress=lambda d, t: run.emit(
+            Counted("generating_rationales", f"Rationales {d}/{t}", d, t, {"rationales_done": d, "rationales_total": t})
+        ),
         should_cancel=run.should_cancel,
     )
     if teacher is not model:
         del teacher, teacher_tokenizer
         gc.collect()
     stats = {"method": spec.method, "used": True, **generated.stats()}
-    run.emit(Note("generating_rationales", f"Rationales ready: {generated.generated} generated, {generated.cached} from cache, "
-                  f"{sum(generated.rejected.values())} rejected", generated.stats()))
+    run.emit(
+        Note(
+            "generating_rationales",
+            f"Rationales ready: {generated.generated} generated, {generated.cached} from cache, "
+            f"{sum(generated.rejected.values())} rejected",
+            generated.stats(),
+        )
+    )
     samples = [
-        {"source": r.pair.source, "reference": r.pair.target, "rationale": r.text, "kept": r.kept,
-         "reason": r.reason, "detail": r.detail, "cached": r.cached, "line": r.pair.line}
+        {
+            "source": r.pair.source,
+            "reference": r.pair.target,
+            "rationale": r.text,
+            "kept": r.kept,
+            "reason": r.reason,
+            "detail": r.detail,
+            "cached": r.cached,
+            "line": r.pair.line,
+        }
         for r in generated.items
     ]
     return Rationales(texts=[r.text if r.kept else None for r in generated.items], stats=stats, samples=samples)
@@ -135,20 +165,40 @@ def train_adapter(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, rati
     from radis_core.training import attach_lora, train
 
     examples, build = build_examples(
-        tokenizer, data.train_pairs, method=spec.method, template=spec.translation_template,
-        max_seq_len=spec.hyperparameters.max_seq_len, rationales=rationales.texts,
+        tokenizer,
+        data.train_pairs,
+        method=spec.method,
+        template=spec.translation_template,
+        max_seq_len=spec.hyperparameters.max_seq_len,
+        rationales=rationales.texts,
     )
     hp = resolve(spec.hyperparameters, n_examples=len(examples))
     run.emit(TrainingStarted(hp, asdict(build)))
     model = attach_lora(model, hp, spec.seed)
     work_dir = Path(spec.work_dir) if spec.work_dir else Path(spec.output_dir) / "work"
-    result = train(model, examples, hp, seed=spec.seed, pad_id=int(tokenizer.pad_token_id),
-                   checkpoint_dir=work_dir / "checkpoints", on_event=run.on_event, should_cancel=run.should_cancel)
+    result = train(
+        model,
+        examples,
+        hp,
+        seed=spec.seed,
+        pad_id=int(tokenizer.pad_token_id),
+        checkpoint_dir=work_dir / "checkpoints",
+        on_event=run.on_event,
+        should_cancel=run.should_cancel,
+    )
     return Trained(model=model, hyperparameters=hp, result=result, examples=asdict(build))
 
 
-def export_results(spec: JobSpec, data: JobData, source: Any, trained: Trained, tokenizer: Any, rationales: Rationales,
-                   evaluation: Evaluation, run: RunContext) -> JobResult:
+def export_results(
+    spec: JobSpec,
+    data: JobData,
+    source: Any,
+    trained: Trained,
+    tokenizer: Any,
+    rationales: Rationales,
+    evaluation: Evaluation,
+    run: RunContext,
+) -> JobResult:
     """Write the adapter (and merged model if asked), the report and the rationales into ``spec.output_dir``."""
     from radis_core.evaluation.report import build_report, render_markdown
     from radis_core.export import export_adapter, export_merged, write_json_atomic
@@ -158,11 +208,22 @@ def export_results(spec: JobSpec, data: JobData, source: Any, trained: Trained, 
     out_dir.mkdir(parents=True, exist_ok=True)
     run.timings["total_seconds"] = time.perf_counter() - run.started
     report = build_report(
-        translation_base=evaluation.base.translation, translation_tuned=evaluation.tuned.translation,
-        comet_base=evaluation.base.comet, comet_tuned=evaluation.tuned.comet, retention=evaluation.retention,
-        rationale_stats=rationales.stats, training=trained.summary(), timings=dict(run.timings),
-        meta={"model": spec.model, "method": spec.method, "seed": spec.seed, "fingerprint": source.fingerprint,
-              "train_pairs": len(data.train_pairs), "eval_pairs": len(data.eval_pairs)},
+        translation_base=evaluation.base.translation,
+        translation_tuned=evaluation.tuned.translation,
+        comet_base=evaluation.base.comet,
+        comet_tuned=evaluation.tuned.comet,
+        retention=evaluation.retention,
+        rationale_stats=rationales.stats,
+        training=trained.summary(),
+        timings=dict(run.timings),
+        meta={
+            "model": spec.model,
+            "method": spec.method,
+            "seed": spec.seed,
+            "fingerprint": source.fingerprint,
+            "train_pairs": len(data.train_pairs),
+            "eval_pairs": len(data.eval_pairs),
+        },
     )
     report["translation"]["samples"] = evaluation.side_by_side_samples()
     adapter_dir = export_adapter(trained.model, out_dir / "adapter", adapter_meta(spec, source, data, trained, evaluation))
@@ -173,7 +234,11 @@ def export_results(spec: JobSpec, data: JobData, source: Any, trained: Trained, 
         write_rationales(out_dir / "rationales.jsonl", rationales.samples)
     run.emit(Note("exporting", f"Adapter written to {adapter_dir}", {"adapter_dir": str(adapter_dir)}))
     return JobResult(
-        adapter_dir=adapter_dir, report_path=out_dir / "report.json", report=report,
-        trained_tokens=trained.result.trained_tokens, steps=trained.result.steps,
-        rationale_samples=rationales.samples[:20], merged_dir=merged_dir,
+        adapter_dir=adapter_dir,
+        report_path=out_dir / "report.json",
+        report=report,
+        trained_tokens=trained.result.trained_tokens,
+        steps=trained.result.steps,
+        rationale_samples=rationales.samples[:20],
+        merged_dir=merged_dir,
     )

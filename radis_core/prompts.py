@@ -42,7 +42,7 @@ class ChatFormat:
     end_of_turn: str  # text that closes an assistant turn, e.g. "<|im_end|>"
 
     @classmethod
-    def for_tokenizer(cls, tokenizer: Any) -> "ChatFormat":
+    def for_tokenizer(cls, tokenizer: Any) -> ChatFormat:
         """Probe the template once: render a marked assistant turn and read what follows the mark."""
         if not getattr(tokenizer, "chat_template", None):
             return cls(tokenizer, False, tokenizer.eos_token or "")
@@ -52,8 +52,8 @@ class ChatFormat:
         # trl's prompt-is-a-prefix check: masking by prompt length is only right if this holds.
         if not full.startswith(prompt):
             raise ValueError("chat template does not render the generation prompt as a prefix of the conversation")
-        tail = full[len(prompt):]
-        end = tail[tail.index(_MARK) + len(_MARK):].rstrip("\n") or (tokenizer.eos_token or "")
+        tail = full[len(prompt) :]
+        end = tail[tail.index(_MARK) + len(_MARK) :].rstrip("\n") or (tokenizer.eos_token or "")
         return cls(tokenizer, True, end)
 
     def user_prompt(self, content: str) -> str:

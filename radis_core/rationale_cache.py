@@ -10,10 +10,11 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 def cache_key(*, model_fingerprint: str, template: str, decoding: Any, pair_hash: str) -> str:

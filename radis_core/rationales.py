@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from radis_core.settings import RationaleSettings
 from radis_core.corpus import Pair
 from radis_core.events import JobCancelled
 from radis_core.generation import DecodeSettings, generate
 from radis_core.prompts import ChatFormat, rationale_prompt
 from radis_core.rationale_cache import RationaleCache, cache_key
 from radis_core.rationale_filter import FilterSettings, judge
+from radis_core.settings import RationaleSettings
 
 
 @dataclass
@@ -134,4 +135,6 @@ def generate_rationales(
         if not verdict.kept and verdict.reason:
             rejected[verdict.reason] += 1
         items.append(Rationale(p, text, verdict.kept, verdict.reason, verdict.detail, cached))
-    return RationaleRun(items, generated=len(todo), cached=len(pairs) - len(todo), new_tokens=new_tokens, seconds=seconds, rejected=dict(rejected))
+    return RationaleRun(
+        items, generated=len(todo), cached=len(pairs) - len(todo), new_tokens=new_tokens, seconds=seconds, rejected=dict(rejected)
+    )

@@ -37,10 +37,16 @@ class Trained:
         """The report's ``training`` section."""
         r = self.result
         return {
-            "steps": r.steps, "trained_tokens": r.trained_tokens, "final_loss": r.losses[-1] if r.losses else None,
-            "first_loss": r.losses[0] if r.losses else None, "losses": r.losses, "resumed_from": r.resumed_from,
-            "tokens_per_second": round(r.tokens_per_second, 1), "padding_share": round(r.padding_share, 4),
-            "examples": self.examples, "hyperparameters": self.hyperparameters.to_dict(),
+            "steps": r.steps,
+            "trained_tokens": r.trained_tokens,
+            "final_loss": r.losses[-1] if r.losses else None,
+            "first_loss": r.losses[0] if r.losses else None,
+            "losses": r.losses,
+            "resumed_from": r.resumed_from,
+            "tokens_per_second": round(r.tokens_per_second, 1),
+            "padding_share": round(r.padding_share, 4),
+            "examples": self.examples,
+            "hyperparameters": self.hyperparameters.to_dict(),
         }
 
 
@@ -48,16 +54,24 @@ def adapter_meta(spec: JobSpec, model_source: Any, data: JobData, trained: Train
     """``meta.json`` beside the adapter: where it came from, how it was trained, what it scored."""
     rationale = spec.rationale if spec.method == "radis" else None
     return {
-        "base_model": spec.model, "base_model_path": model_source.path if model_source.kind == "hub" else None,
-        "base_model_fingerprint": model_source.fingerprint, "method": spec.method, "seed": spec.seed,
+        "base_model": spec.model,
+        "base_model_path": model_source.path if model_source.kind == "hub" else None,
+        "base_model_fingerprint": model_source.fingerprint,
+        "method": spec.method,
+        "seed": spec.seed,
         "hyperparameters": trained.hyperparameters.to_dict(),
-        "rationale": rationale.model_dump() if rationale else None, "separator": SEPARATOR,
+        "rationale": rationale.model_dump() if rationale else None,
+        "separator": SEPARATOR,
         "translation_template": spec.translation_template,
-        "data": {"train_sha256": sha256_file(Path(spec.train_file)),
-                 "valid_sha256": sha256_file(Path(spec.valid_file)) if spec.valid_file else None},
-        "metrics": {"base": {k: evaluation.base.translation.get(k) for k in ("bleu", "chrf")},
-                    "tuned": {k: evaluation.tuned.translation.get(k) for k in ("bleu", "chrf")},
-                    "retention_overall": (evaluation.retention or {}).get("overall")},
+        "data": {
+            "train_sha256": sha256_file(Path(spec.train_file)),
+            "valid_sha256": sha256_file(Path(spec.valid_file)) if spec.valid_file else None,
+        },
+        "metrics": {
+            "base": {k: evaluation.base.translation.get(k) for k in ("bleu", "chrf")},
+            "tuned": {k: evaluation.tuned.translation.get(k) for k in ("bleu", "chrf")},
+            "retention_overall": (evaluation.retention or {}).get("overall"),
+        },
         "language_pairs": data.language_pairs,
     }
 

@@ -34,7 +34,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("exporting", "Exporting the adapter", {"radis": (0.95, 1.0), "supervised": (0.95, 1.0)}),
 )
 STAGE_NAMES: tuple[str, ...] = get_args(Stage)
-assert STAGE_NAMES == tuple(s.name for s in STAGES), "the Stage literal and the table must list the same stages"
+assert tuple(s.name for s in STAGES) == STAGE_NAMES, "the Stage literal and the table must list the same stages"
 
 
 def stage(name: str) -> StageSpec:

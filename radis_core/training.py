@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from radis_core.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from radis_core.dataset import IGNORE_INDEX, Example, collate, plan_batches
@@ -164,7 +165,12 @@ def train(
             # Announced before it is written: see CheckpointAnnounced.
             on_event(CheckpointAnnounced(done))
             cp = save_checkpoint(
-                checkpoint_dir, step=done, model=model, optimizer=optimizer, scheduler=scheduler, keep=hp.keep_checkpoints,
+                checkpoint_dir,
+                step=done,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                keep=hp.keep_checkpoints,
                 extra={"losses": losses, "trained_tokens": trained_tokens, "history": history},
             )
             on_event(CheckpointSaved(done, cp.path, metrics))

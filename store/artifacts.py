@@ -121,9 +121,7 @@ class ArtifactStore:
             tmp.unlink(missing_ok=True)
             raise
 
-    def save_stream(
-        self, chunks: Iterable[bytes], *, max_bytes: int, prefix: str, name: str | None = None
-    ) -> StoredBlob:
+    def save_stream(self, chunks: Iterable[bytes], *, max_bytes: int, prefix: str, name: str | None = None) -> StoredBlob:
         """Store ``chunks`` under a fresh key below ``prefix`` (named ``name`` when given, e.g. a file id).
 
         Raises :class:`TooLarge` as soon as more than ``max_bytes`` arrive; the partial data is removed.
@@ -241,7 +239,7 @@ class ArtifactStore:
 class _HashingWriter:
     """A write-only file object that hashes and counts what passes through (gzip writes through it)."""
 
-    def __init__(self, target: BinaryIO, digest: "hashlib._Hash") -> None:
+    def __init__(self, target: BinaryIO, digest: hashlib._Hash) -> None:
         self._target = target
         self._digest = digest
         self.size = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 FILE_PREFIX = "file-"
 JOB_PREFIX = "ftjob-"
@@ -44,7 +44,7 @@ def event_public_id(event_id: int) -> str:
 def parse_event_id(public_id: str) -> int:
     """Inverse of :func:`event_public_id`; raises ``ValueError`` naming the bad value."""
     if public_id.startswith(EVENT_PREFIX):
-        digits = public_id[len(EVENT_PREFIX):]
+        digits = public_id[len(EVENT_PREFIX) :]
         if digits.isdigit():
             return int(digits)
     raise ValueError(f"not an event id: {public_id!r} (expected {EVENT_PREFIX}<number>)")
@@ -52,7 +52,7 @@ def parse_event_id(public_id: str) -> int:
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC (every timestamp the store writes)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def unix_seconds(moment: datetime | None) -> int | None:
@@ -60,5 +60,5 @@ def unix_seconds(moment: datetime | None) -> int | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())

@@ -67,9 +67,7 @@ def queued_jobs_older_than(session: Session, moment: datetime) -> list[Job]:
     lost, so the reconciler enqueues them again (a duplicate message is harmless: only one claim wins)."""
     last_sent = func.coalesce(Job.enqueued_at, Job.created_at)
     return list(
-        session.scalars(
-            select(Job).where(Job.status == JobStatus.QUEUED, last_sent < moment).order_by(Job.created_at, Job.id)
-        )
+        session.scalars(select(Job).where(Job.status == JobStatus.QUEUED, last_sent < moment).order_by(Job.created_at, Job.id))
     )
 
 

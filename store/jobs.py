@@ -20,15 +20,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from radis_core.settings.methods import METHODS
+from radis_core.stages import stage as stage_spec
 from store.errors import IdempotencyConflict, InvalidTransition, LostOwnership, NotFound, QuotaExceeded
 from store.events import add_event
 from store.ids import utcnow
-from radis_core.settings.methods import METHODS
-from radis_core.stages import stage as stage_spec
 from store.models import ACTIVE_STATUSES, EventLevel, Job, JobStatus
 from store.projects import lock_project
 
 JOB_KIND = "fine-tuning job"
+
 
 def request_fingerprint(payload: Mapping[str, Any]) -> str:
     """SHA-256 of a request body in canonical JSON: equal for a retried request, different for a changed one."""
@@ -126,9 +127,7 @@ def get_job_any(session: Session, job_id: str) -> Job:
 def count_active_jobs(session: Session, project_id: str) -> int:
     """Jobs of the project that are validating, queued or running."""
     return int(
-        session.scalar(
-            select(func.count()).select_from(Job).where(Job.project_id == project_id, Job.status.in_(ACTIVE_STATUSES))
-        )
+        session.scalar(select(func.count()).select_from(Job).where(Job.project_id == project_id, Job.status.in_(ACTIVE_STATUSES)))
         or 0
     )
 
@@ -255,9 +254,7 @@ def set_stage(
     return job
 
 
-def set_progress(
-    session: Session, job_id: str, worker_id: str, progress: float, estimated_finish: datetime | None = None
-) -> Job:
+def set_progress(session: Session, job_id: str, worker_id: str, progress: float, estimated_finish: datetime | None = None) -> Job:
     """Update overall progress (0–1) and the finish estimate; no event (metrics events carry the detail).
     Counts as a heartbeat: any write by the owner proves it is alive."""
     _check_progress(progress)
@@ -269,9 +266,7 @@ def set_progress(
 
 def set_resolved_hyperparameters(session: Session, job_id: str, worker_id: str, hyperparameters: dict[str, Any]) -> Job:
     """Record the hyperparameters after "auto" was resolved (what the API reports from then on)."""
-    job = _owner_update(
-        session, job_id, worker_id, {"resolved_hyperparameters": dict(hyperparameters)}, "set hyperparameters"
-    )
+    job = _owner_update(session, job_id, worker_id, {"resolved_hyperparameters": dict(hyperparameters)}, "set hyperparameters")
     add_event(session, job_id, "Resolved hyperparameters", data=dict(hyperparameters))
     return job
 

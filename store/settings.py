@@ -71,12 +71,18 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite:///<data_dir>/radis.db.")
     broker_url: str = Field(default="", description="Celery broker; default a SQLite broker that needs no server.")
     result_backend: str = Field(default="", description="Celery result backend; default SQLite under data_dir.")
-    artifact_dir: Path | None = Field(default=None, description="Uploaded files, checkpoints, adapters; default <data_dir>/artifacts.")
+    artifact_dir: Path | None = Field(
+        default=None, description="Uploaded files, checkpoints, adapters; default <data_dir>/artifacts."
+    )
     cache_dir: Path = Field(default=Path("~/.cache/radis"), description="Model and rationale cache (RADIS_CACHE_DIR).")
     max_upload_bytes: int = Field(default=512 * MiB, gt=0, description="Largest accepted upload.")
-    max_concurrent_jobs_per_project: int = Field(default=4, gt=0, description="Active (queued or running) jobs a project may have.")
+    max_concurrent_jobs_per_project: int = Field(
+        default=4, gt=0, description="Active (queued or running) jobs a project may have."
+    )
     heartbeat_interval_s: float = Field(default=10.0, gt=0, description="How often a running job proves its worker is alive.")
-    stale_after_s: float = Field(default=120.0, gt=0, description="A running job without a heartbeat for this long is taken over.")
+    stale_after_s: float = Field(
+        default=120.0, gt=0, description="A running job without a heartbeat for this long is taken over."
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds.")
     api_port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
     allow_local_models: bool = Field(

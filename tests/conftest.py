@@ -68,7 +68,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         needed.append(("Redis", redis.host or "127.0.0.1", redis.port or 6379))
     down = [(name, host, port) for name, host, port in needed if not _reachable(host, port)]
     if down:
-        lines = [f"{name} is not reachable at {host}:{port}; start it with:\n    {_START_HINTS[name]}" for name, host, port in down]
+        lines = [
+            f"{name} is not reachable at {host}:{port}; start it with:\n    {_START_HINTS[name]}" for name, host, port in down
+        ]
         pytest.exit("Test services are down.\n" + "\n".join(lines), returncode=pytest.ExitCode.USAGE_ERROR)
 
 

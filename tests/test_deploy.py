@@ -24,5 +24,7 @@ def test_compose_file_has_the_four_services_with_healthchecks_and_a_gpu_worker()
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (Debian package) not installed")
 def test_docker_compose_config_accepts_it():
-    res = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True)
+    res = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr

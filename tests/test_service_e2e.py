@@ -11,8 +11,9 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -38,8 +39,10 @@ SMALL = {
 
 
 def _pairs(n: int, offset: int = 0) -> list[Pair]:
-    return [Pair(f"Anna kauft {i} Äpfel und {i + 1} Birnen.", f"Anna buys {i} apples and {i + 1} pears.", "de", "en", i + 1)
-            for i in range(offset, offset + n)]
+    return [
+        Pair(f"Anna kauft {i} Äpfel und {i + 1} Birnen.", f"Anna buys {i} apples and {i + 1} pears.", "de", "en", i + 1)
+        for i in range(offset, offset + n)
+    ]
 
 
 class Service:
@@ -57,8 +60,16 @@ def service(make_pg_database, tmp_path_factory) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("service")
     broker = f"redis://127.0.0.1:6379/{REDIS_DB}"
     redis.Redis.from_url(broker).flushdb()
-    settings = Settings(data_dir=tmp / "data", database_url=make_pg_database(), broker_url=broker, result_backend=broker,
-                        cache_dir=tmp / "cache", allow_local_models=True, heartbeat_interval_s=1, stale_after_s=30)
+    settings = Settings(
+        data_dir=tmp / "data",
+        database_url=make_pg_database(),
+        broker_url=broker,
+        result_backend=broker,
+        cache_dir=tmp / "cache",
+        allow_local_models=True,
+        heartbeat_interval_s=1,
+        stale_after_s=30,
+    )
     with session_scope(make_sessionmaker(make_engine(settings.database_url))) as s:
         key, _ = create_key(s, get_or_create_project(s, "team-a").id, "e2e")
         other_key, _ = create_key(s, get_or_create_project(s, "team-b").id, "e2e")
@@ -68,12 +79,24 @@ def service(make_pg_database, tmp_path_factory) -> Iterator[Service]:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADIS_")}
-    env.update(RADIS_DATA_DIR=str(settings.data_dir), RADIS_DATABASE_URL=settings.database_url, RADIS_BROKER_URL=broker,
-               RADIS_RESULT_BACKEND=broker, RADIS_CACHE_DIR=str(settings.cache_dir), RADIS_ALLOW_LOCAL_MODELS="true")
+    env.update(
+        RADIS_DATA_DIR=str(settings.data_dir),
+        RADIS_DATABASE_URL=settings.database_url,
+        RADIS_BROKER_URL=broker,
+        RADIS_RESULT_BACKEND=broker,
+        RADIS_CACHE_DIR=str(settings.cache_dir),
+        RADIS_ALLOW_LOCAL_MODELS="true",
+    )
     api_log = tmp / "api.log"
     with open(api_log, "wb") as log:
-        api = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, api, timeout=60)
@@ -109,8 +132,13 @@ def test_upload_train_progress_download_and_load_adapter(service: Service) -> No
     c = service.client()
     train, valid = _upload(c, service.data / "train.jsonl"), _upload(c, service.data / "valid.jsonl")
     assert train["status"] == "processed" and len(train["sha256"]) == 64
-    body = {"model": str(service.tiny), "training_file": train["id"], "validation_file": valid["id"], "suffix": "e2e",
-            "method": {"type": "radis", "radis": SMALL}}
+    body = {
+        "model": str(service.tiny),
+        "training_file": train["id"],
+        "validation_file": valid["id"],
+        "suffix": "e2e",
+        "method": {"type": "radis", "radis": SMALL},
+    }
     job = _create(c, body)
     assert job["status"] == "queued", job
     job = _wait(c, job["id"], {"succeeded", "failed", "cancelled"}, service)
@@ -148,16 +176,22 @@ def test_upload_train_progress_download_and_load_adapter(service: Service) -> No
 
     # Another project sees none of it.
     other = service.client(service.other_key)
-    for path in (f"/v1/fine_tuning/jobs/{job['id']}", f"/v1/fine_tuning/jobs/{job['id']}/adapter",
-                 f"/v1/files/{train['id']}", f"/v1/fine_tuning/jobs/{job['id']}/events"):
+    for path in (
+        f"/v1/fine_tuning/jobs/{job['id']}",
+        f"/v1/fine_tuning/jobs/{job['id']}/adapter",
+        f"/v1/files/{train['id']}",
+        f"/v1/fine_tuning/jobs/{job['id']}/events",
+    ):
         assert other.get(path).status_code == 404, path
 
 
 def test_cancel_a_running_and_a_queued_job(service: Service) -> None:
     c = service.client()
     train = _upload(c, service.data / "train.jsonl")
-    long = {"hyperparameters": {**SMALL["hyperparameters"], "max_steps": 2000, "checkpoint_every": 1000},
-            "evaluation": SMALL["evaluation"]}
+    long = {
+        "hyperparameters": {**SMALL["hyperparameters"], "max_steps": 2000, "checkpoint_every": 1000},
+        "evaluation": SMALL["evaluation"],
+    }
     body = {"model": str(service.tiny), "training_file": train["id"], "method": {"type": "supervised", "supervised": long}}
     running = _create(c, body)
     deadline = time.time() + 120
@@ -179,7 +213,9 @@ def test_unmodified_openai_client(service: Service) -> None:
     with open(service.data / "train.jsonl", "rb") as f:
         train = client.files.create(file=f, purpose="fine-tune")
     job = client.fine_tuning.jobs.create(
-        model=str(service.tiny), training_file=train.id, suffix="sdk",
+        model=str(service.tiny),
+        training_file=train.id,
+        suffix="sdk",
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
         extra_body={"method": {"type": "supervised", "supervised": {k: SMALL[k] for k in ("hyperparameters", "evaluation")}}},
     )

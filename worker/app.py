@@ -35,7 +35,7 @@ def ensure_result_folder(settings: Settings) -> None:
     task stores its result. SQLite creates the file, not its folder."""
     url = settings.result_backend
     if url.startswith("db+"):
-        parsed = make_url(url[len("db+"):])
+        parsed = make_url(url[len("db+") :])
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
@@ -44,7 +44,7 @@ def _broker(url: str) -> tuple[str, str | None]:
     """The broker URL and transport Celery gets for ``url``: database brokers use the quicker-polling
     embedded transport, which takes the bare SQLAlchemy URL; other URLs pass through."""
     if url.startswith("sqla+"):
-        return url[len("sqla+"):], EMBEDDED_BROKER_TRANSPORT
+        return url[len("sqla+") :], EMBEDDED_BROKER_TRANSPORT
     return url, None
 
 

@@ -68,4 +68,6 @@ def classify(exc: BaseException, stage: str | None) -> Failure:
         )
     if isinstance(exc, QuotaExceeded):
         return Failure("quota_exceeded", f"The job's results could not be stored: {exc}", None)
-    return Failure("internal_error", f"Internal error during {where} ({type(exc).__name__}); the worker log has the details.", None)
+    return Failure(
+        "internal_error", f"Internal error during {where} ({type(exc).__name__}); the worker log has the details.", None
+    )

@@ -292,7 +292,9 @@ class JobReporter:
             if dirty:  # an owner-only update: it proves ownership before the rows are added
                 store_jobs.set_progress(session, self.job_id, self.worker_id, min(progress, 1.0), estimate)
             for item in pending:
-                store_events.add_event(session, self.job_id, item.message, level=item.level, type=EventType.METRICS, data=item.data)
+                store_events.add_event(
+                    session, self.job_id, item.message, level=item.level, type=EventType.METRICS, data=item.data
+                )
 
         try:
             self._write(work) if dirty else self._write_as_owner(work)
@@ -341,7 +343,7 @@ class Heartbeat(threading.Thread):
                     next_beat = time.monotonic() + self._interval_s
             except OwnershipLost:
                 return
-            except Exception:  # noqa: BLE001 - the next beat tries again; the run must go on
+            except Exception:
                 log.exception("job %s: heartbeat failed; retrying at the next beat", self._reporter.job_id)
                 next_beat = time.monotonic() + self._interval_s
 

@@ -76,13 +76,13 @@ class JobQueue:
         """
         try:
             self._deliver(job_id)
-        except Exception as exc:  # noqa: BLE001 - any broker failure leaves the job to the reconciler
+        except Exception as exc:
             # The exception class only: a broker error may carry its URL, password included.
             log.warning("job %s: could not enqueue (%s); the reconciler will send it", job_id, type(exc).__name__)
             return False
         try:
             with session_scope(self.factory) as session:
                 store_jobs.mark_enqueued(session, job_id)
-        except Exception as exc:  # noqa: BLE001 - the message went out; a missing timestamp only means an extra resend
+        except Exception as exc:
             log.warning("job %s: enqueued but could not record it (%s)", job_id, type(exc).__name__)
         return True

@@ -121,12 +121,16 @@ def run_forever(
     while True:
         try:
             counts = reconcile_once(
-                factory, settings, queue,
-                requeue_after_s=requeue_after_s, unsent_grace_s=unsent_grace_s, recently_sent=sent,
+                factory,
+                settings,
+                queue,
+                requeue_after_s=requeue_after_s,
+                unsent_grace_s=unsent_grace_s,
+                recently_sent=sent,
             )
             if counts["queued"] or counts["stale"] or counts["errors"]:
                 log.info("reconciler pass: %s", counts)
-        except Exception:  # noqa: BLE001 - the next pass tries again
+        except Exception:
             log.exception("reconciler pass failed; retrying in %.0f s", interval_s)
         if stop.wait(interval_s):
             return
@@ -136,10 +140,18 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m worker.reconciler [--interval SECONDS]``: run :func:`run_forever` with the environment's settings."""
     parser = argparse.ArgumentParser(prog="python -m worker.reconciler", description=__doc__.split("\n\n")[0])
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds between passes")
-    parser.add_argument("--requeue-after", type=float, default=DEFAULT_REQUEUE_AFTER_S,
-                        help="seconds after which a queued job's message is presumed lost")
-    parser.add_argument("--unsent-grace", type=float, default=DEFAULT_UNSENT_GRACE_S,
-                        help="seconds a new job may stay unsent before the reconciler sends it")
+    parser.add_argument(
+        "--requeue-after",
+        type=float,
+        default=DEFAULT_REQUEUE_AFTER_S,
+        help="seconds after which a queued job's message is presumed lost",
+    )
+    parser.add_argument(
+        "--unsent-grace",
+        type=float,
+        default=DEFAULT_UNSENT_GRACE_S,
+        help="seconds a new job may stay unsent before the reconciler sends it",
+    )
     args = parser.parse_args(argv)
     for flag, value in (("--interval", args.interval), ("--requeue-after", args.requeue_after)):
         if value <= 0:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from radis_core.events import JobResult
 from store import jobs as store_jobs
-from store.artifacts import MiB, ArtifactStore, StoredBlob
+from store.artifacts import ArtifactStore, MiB, StoredBlob
 from store.files import create_file
 from store.ids import new_file_id
 from store.models import FileStatus, Job, JobStatus
@@ -118,6 +118,6 @@ def publish_results(
 def _already_published(factory: sessionmaker[Session], job_id: str, file_ids: list[str]) -> bool:
     try:
         job = in_transaction(factory, lambda s: store_jobs.get_job_any(s, job_id))
-    except Exception:  # noqa: BLE001 - cannot tell; the caller's error is the one to report
+    except Exception:
         return False
     return job.status == JobStatus.SUCCEEDED and list(job.result_files or []) == file_ids

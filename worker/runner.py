@@ -120,9 +120,7 @@ def run_claimed_job(
     reporter: JobReporter | None = None
     heartbeat: Heartbeat | None = None
     try:
-        spec, facts = in_transaction(
-            factory, lambda s: build_spec(s, artifacts, settings, store_jobs.get_job_any(s, job_id))
-        )
+        spec, facts = in_transaction(factory, lambda s: build_spec(s, artifacts, settings, store_jobs.get_job_any(s, job_id)))
         reporter = JobReporter(
             factory,
             artifacts,
@@ -155,7 +153,7 @@ def run_claimed_job(
         lost = _finish(factory, job_id, lambda s: store_jobs.mark_cancelled(s, job_id, worker_id))
         log.info("job %s cancelled", job_id)
         return lost or "cancelled"
-    except Exception as exc:  # noqa: BLE001 - every failure must end in a terminal state
+    except Exception as exc:
         _stop(heartbeat, reporter)
         failure: Failure = classify(exc, reporter.stage if reporter else None)
         if failure.code in ("internal_error", "out_of_memory"):
@@ -163,7 +161,8 @@ def run_claimed_job(
         else:
             log.info("job %s failed (%s): %s", job_id, failure.code, failure.message)
         lost = _finish(
-            factory, job_id,
+            factory,
+            job_id,
             lambda s: store_jobs.mark_failed(s, job_id, worker_id, failure.code, failure.message, failure.param),
         )
         return lost or "failed"
@@ -181,7 +180,7 @@ def _stop(heartbeat: Heartbeat | None, reporter: JobReporter | None) -> None:
     if reporter is not None and not reporter.lost:
         try:
             reporter.flush()
-        except Exception:  # noqa: BLE001 - the final transition matters more than a metrics row
+        except Exception:
             log.exception("job %s: could not write buffered metrics", reporter.job_id)
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from radis_core.config import JobSpec
+from radis_core.models import CATALOGUE, describe_source
 from radis_core.settings import (
     METHODS,
     RationaleSettings,
@@ -24,10 +24,10 @@ from radis_core.settings import (
     method_settings,
     rationale_of,
 )
-from radis_core.models import CATALOGUE, describe_source
 from store.artifacts import ArtifactStore
 from store.models import File, Job
 from store.settings import Settings
+
 
 class SpecError(Exception):
     """The job cannot be run as stored; carries OpenAI's error fields for ``mark_failed``."""

@@ -46,7 +46,9 @@ def is_transient(exc: BaseException) -> bool:
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     # The exception class only: SQLAlchemy messages can carry the statement's parameters.
-    log.warning("transient database error (%s), retrying (attempt %d of %d)", type(exc).__name__, state.attempt_number, MAX_ATTEMPTS)
+    log.warning(
+        "transient database error (%s), retrying (attempt %d of %d)", type(exc).__name__, state.attempt_number, MAX_ATTEMPTS
+    )
 
 
 _retrying = retry(

@@ -55,10 +55,14 @@ def result_file(session: Session, project_id: str, job_id: str, kind: ResultKind
     responses={200: {"content": {"application/gzip": {}}}, 206: {"description": "A byte range of the archive"}},
     summary="Download the trained adapter (tar.gz)",
 )
-def download_adapter(job_id: str, request: Request, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep) -> StreamingResponse:
+def download_adapter(
+    job_id: str, request: Request, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep
+) -> StreamingResponse:
     """The PEFT adapter as a tar.gz, with ``Content-Length``, ``X-Content-SHA256`` and ``Range`` support."""
     row = result_file(session, project.id, job_id, ADAPTER)
-    return blob_response(request, artifacts, row.storage_key, sha256=row.sha256, filename=row.filename, media_type="application/gzip")
+    return blob_response(
+        request, artifacts, row.storage_key, sha256=row.sha256, filename=row.filename, media_type="application/gzip"
+    )
 
 
 def _read_report(artifacts: ArtifactStore, row: File) -> dict[str, Any]:
@@ -68,7 +72,9 @@ def _read_report(artifacts: ArtifactStore, row: File) -> dict[str, Any]:
         try:
             return json.load(handle)
         except ValueError:
-            raise APIError(500, "The stored evaluation report is not valid JSON.", type=SERVER_ERROR, code="report_corrupt") from None
+            raise APIError(
+                500, "The stored evaluation report is not valid JSON.", type=SERVER_ERROR, code="report_corrupt"
+            ) from None
 
 
 @router.get("/{job_id}/report", summary="The evaluation report (base vs tuned)")
@@ -99,6 +105,8 @@ def sample_rationales(
             try:
                 record = json.loads(raw)
             except ValueError:
-                raise APIError(500, "The stored rationales file is not valid JSON Lines.", type=SERVER_ERROR, code="rationales_corrupt") from None
+                raise APIError(
+                    500, "The stored rationales file is not valid JSON Lines.", type=SERVER_ERROR, code="rationales_corrupt"
+                ) from None
             data.append(record if isinstance(record, dict) else {"value": record})
     return RationaleSampleList(data=data, has_more=has_more)

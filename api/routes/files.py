@@ -26,7 +26,6 @@ logger = logging.getLogger("api.files")
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
 
-
 def _corpus_error(report: ValidationReport) -> APIError:
     """400 naming the first bad line, with the whole report under ``details``."""
     first = report.first_error
@@ -38,7 +37,9 @@ def _corpus_error(report: ValidationReport) -> APIError:
 
 
 @router.post("", response_model=FileObject, summary="Upload a training or validation file")
-async def upload_file(request: Request, project: ProjectDep, session: SessionDep, settings: SettingsDep, artifacts: ArtifactsDep) -> FileObject:
+async def upload_file(
+    request: Request, project: ProjectDep, session: SessionDep, settings: SettingsDep, artifacts: ArtifactsDep
+) -> FileObject:
     """Stream the ``file`` part to storage (413 past ``max_upload_bytes``), validate it as a parallel
     corpus (400 naming the first bad line; nothing kept), and record it as ``processed``."""
     declared = request.headers.get("content-length")
@@ -126,7 +127,9 @@ def get_file(file_id: str, project: ProjectDep, session: SessionDep) -> FileObje
     responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "A byte range of the content"}},
     summary="Download a file's content",
 )
-def file_content(file_id: str, request: Request, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep) -> StreamingResponse:
+def file_content(
+    file_id: str, request: Request, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep
+) -> StreamingResponse:
     """The file's bytes, streamed (``Range`` supported); also how a job's result files are downloaded."""
     row = store_files.get_file(session, project.id, file_id)
     return blob_response(request, artifacts, row.storage_key, sha256=row.sha256, filename=row.filename)

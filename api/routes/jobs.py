@@ -30,7 +30,6 @@ from store.models import File, FileStatus
 from store.projects import max_concurrent_jobs
 from store.result_files import UPLOAD_PURPOSE
 
-
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"])
 
 #: Longest ``Idempotency-Key`` accepted (the column's width).
@@ -46,12 +45,13 @@ def _usable_file(session: Session, project_id: str, file_id: str, param: str) ->
         raise APIError(400, f"Invalid {param}: no such file: {file_id}.", param=param, code="invalid_file") from None
     if row.purpose != UPLOAD_PURPOSE:
         raise APIError(
-            400, f"Invalid {param}: file {file_id} has purpose {row.purpose!r}, not {UPLOAD_PURPOSE!r}.", param=param, code="invalid_file"
+            400,
+            f"Invalid {param}: file {file_id} has purpose {row.purpose!r}, not {UPLOAD_PURPOSE!r}.",
+            param=param,
+            code="invalid_file",
         )
     if row.status != FileStatus.PROCESSED:
-        raise APIError(
-            400, f"Invalid {param}: file {file_id} is {row.status}, not processed.", param=param, code="invalid_file"
-        )
+        raise APIError(400, f"Invalid {param}: file {file_id} is {row.status}, not processed.", param=param, code="invalid_file")
     return row
 
 
@@ -82,7 +82,9 @@ def create_job(
         hyperparameters=validated.hyperparameters,
         method_settings=validated.method_settings,
         idempotency_key=idempotency_key,
-        request_hash=store_jobs.request_fingerprint(body.model_dump(mode="json", exclude_unset=True)) if idempotency_key else None,
+        request_hash=store_jobs.request_fingerprint(body.model_dump(mode="json", exclude_unset=True))
+        if idempotency_key
+        else None,
         max_active_jobs=max_concurrent_jobs(project, state.settings.max_concurrent_jobs_per_project),
     )
     # Commit before enqueueing: a worker must never receive the id of a job it cannot read.
@@ -114,7 +116,9 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> JobList:
     """The project's jobs, newest first; ``after`` is the last job id seen; ``metadata[k]=v`` filters."""
-    rows, has_more = job_queries.list_jobs(session, project.id, after=after, limit=limit, metadata_filter=_metadata_filter(request))
+    rows, has_more = job_queries.list_jobs(
+        session, project.id, after=after, limit=limit, metadata_filter=_metadata_filter(request)
+    )
     return JobList(data=[FineTuningJob.from_row(job) for job in rows], has_more=has_more)
 
 
@@ -165,4 +169,6 @@ def list_checkpoints(
     job = store_jobs.get_job(session, project.id, job_id)
     rows, has_more = store_events.list_checkpoints(session, job_id, after=after, limit=limit)
     data = [CheckpointObject.from_row(row, job) for row in rows]
-    return CheckpointList(data=data, has_more=has_more, first_id=data[0].id if data else None, last_id=data[-1].id if data else None)
+    return CheckpointList(
+        data=data, has_more=has_more, first_id=data[0].id if data else None, last_id=data[-1].id if data else None
+    )

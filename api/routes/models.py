@@ -8,8 +8,8 @@ from api.deps import ProjectDep, SessionDep, SettingsDep
 from api.job_requests import base_models
 from api.schemas import ModelList, ModelObject
 from store.errors import NotFound
-from store.job_queries import fine_tuned_model, fine_tuned_models
 from store.ids import unix_seconds
+from store.job_queries import fine_tuned_model, fine_tuned_models
 from store.models import Job
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -20,7 +20,9 @@ BASE_OWNER = "radis"
 
 def _fine_tuned(job: Job) -> ModelObject:
     assert job.fine_tuned_model is not None
-    return ModelObject(id=job.fine_tuned_model, created=unix_seconds(job.finished_at) or job.created_at_unix, owned_by=job.project_id)
+    return ModelObject(
+        id=job.fine_tuned_model, created=unix_seconds(job.finished_at) or job.created_at_unix, owned_by=job.project_id
+    )
 
 
 @router.get("", response_model=ModelList, summary="List models")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -18,7 +17,7 @@ app = typer.Typer(help="Download trained adapters.", no_args_is_help=True)
 def download(
     job_id: str,
     out_dir: Path = typer.Option(Path("."), "--out", "-o", help="Folder for <job>-adapter.tar.gz and its unpacked folder."),
-    name: Optional[str] = typer.Option(None, help="Archive name (default <job id>-adapter.tar.gz)."),
+    name: str | None = typer.Option(None, help="Archive name (default <job id>-adapter.tar.gz)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Download a succeeded job's adapter, check its sha256 against the server's, unpack it."""
@@ -26,8 +25,9 @@ def download(
     with api() as client:
         with Progress(TextColumn("[bold]adapter"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err) as progress:
             task = progress.add_task("download", total=None)
-            folder, digest = download_adapter(client.http, job_id, dest,
-                                              on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+            folder, digest = download_adapter(
+                client.http, job_id, dest, on_progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
     if as_json:
         print_json({"job_id": job_id, "archive": str(dest), "folder": str(folder), "sha256": digest, "sha256_verified": True})
         return

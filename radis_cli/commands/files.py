@@ -22,7 +22,9 @@ def validation_table(report: Any, path: Path) -> Table:
     table = Table("line", "severity", "code", "field", "message", title=f"{path.name}: {report.summary()}")
     for problem in report.problems[:MAX_ROWS]:
         style = "red" if problem.severity == "error" else "yellow"
-        table.add_row(str(problem.line or ""), f"[{style}]{problem.severity}[/]", problem.code, problem.field or "", problem.message)
+        table.add_row(
+            str(problem.line or ""), f"[{style}]{problem.severity}[/]", problem.code, problem.field or "", problem.message
+        )
     return table
 
 
@@ -53,7 +55,9 @@ def upload_file(client: ApiClient, path: Path, purpose: str = "fine-tune") -> di
     elif not path.is_file():
         raise CLIError(f"{path}: no such file")
     with open(path, "rb") as handle:
-        return client.post("/v1/files", files={"file": (path.name, handle, "application/octet-stream")}, data={"purpose": purpose})
+        return client.post(
+            "/v1/files", files={"file": (path.name, handle, "application/octet-stream")}, data={"purpose": purpose}
+        )
 
 
 @app.command("upload")
@@ -68,8 +72,10 @@ def upload(
     if as_json:
         print_json(body)
         return
-    out.print(f"[green]uploaded[/] {body['id']}  {body['filename']}  {body['bytes']} bytes  {body.get('n_examples')} examples  "
-              f"sha256 {body['sha256'][:16]}…")
+    out.print(
+        f"[green]uploaded[/] {body['id']}  {body['filename']}  {body['bytes']} bytes  {body.get('n_examples')} examples  "
+        f"sha256 {body['sha256'][:16]}…"
+    )
 
 
 @app.command("list")
@@ -82,5 +88,13 @@ def list_files(as_json: bool = JSON_OPTION) -> None:
         return
     table = Table("id", "filename", "purpose", "status", "examples", "bytes", "created", title="Files")
     for f in data:
-        table.add_row(f["id"], f["filename"], f["purpose"], f["status"], str(f.get("n_examples") or ""), str(f["bytes"]), when(f["created_at"]))
+        table.add_row(
+            f["id"],
+            f["filename"],
+            f["purpose"],
+            f["status"],
+            str(f.get("n_examples") or ""),
+            str(f["bytes"]),
+            when(f["created_at"]),
+        )
     out.print(table)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -63,7 +63,9 @@ def finish(client: ApiClient, job_id: str, as_json: bool) -> None:
 def outcome(job: dict[str, Any]) -> None:
     """One line on how the job ended."""
     if job["status"] == "succeeded":
-        out.print(f"[green]succeeded[/] {job['id']}: {job['fine_tuned_model']} ({job.get('trained_tokens')} tokens, {duration(job)})")
+        out.print(
+            f"[green]succeeded[/] {job['id']}: {job['fine_tuned_model']} ({job.get('trained_tokens')} tokens, {duration(job)})"
+        )
     elif job["status"] == "failed":
         error = job.get("error") or {}
         out.print(f"[red]failed[/] {job['id']}: {error.get('code')}: {error.get('message')}")
@@ -75,14 +77,20 @@ def outcome(job: dict[str, Any]) -> None:
 def create(
     model: str = typer.Option(..., "--model", "-m", help="Base model (see `radis models`)."),
     training_file: str = typer.Option(..., "--training-file", "-t", help="A file id, or a local corpus to upload."),
-    validation_file: Optional[str] = typer.Option(None, "--validation-file", "-v", help="A file id or a local corpus."),
-    method: str = typer.Option("radis", "--method", help="radis (reference + rationale) or supervised (reference only); see `radis settings`."),
-    suffix: Optional[str] = typer.Option(None, help="Part of the fine-tuned model's name."),
-    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    validation_file: str | None = typer.Option(None, "--validation-file", "-v", help="A file id or a local corpus."),
+    method: str = typer.Option(
+        "radis", "--method", help="radis (reference + rationale) or supervised (reference only); see `radis settings`."
+    ),
+    suffix: str | None = typer.Option(None, help="Part of the fine-tuned model's name."),
+    seed: int | None = typer.Option(None, help="Random seed."),
     hp: list[str] = typer.Option([], "--hp", help="A hyperparameter, KEY=VALUE (repeatable): --hp n_epochs=2 --hp lora_rank=8."),
-    settings: Optional[str] = typer.Option(None, "--settings", help="Method settings as JSON or @file: hyperparameters, rationale, evaluation."),
+    settings: str | None = typer.Option(
+        None, "--settings", help="Method settings as JSON or @file: hyperparameters, rationale, evaluation."
+    ),
     metadata: list[str] = typer.Option([], "--metadata", help="KEY=VALUE stored with the job (repeatable)."),
-    idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="Retrying with the same key returns the same job."),
+    idempotency_key: str | None = typer.Option(
+        None, "--idempotency-key", help="Retrying with the same key returns the same job."
+    ),
     follow: bool = typer.Option(False, "--watch", help="Show live progress until the job ends; exit with its outcome."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -94,8 +102,11 @@ def create(
         hyperparameters = {**(section.get("hyperparameters") or {}), **parse_assignments(hp, "--hp")}
         if hyperparameters:
             section["hyperparameters"] = hyperparameters
-        body: dict[str, Any] = {"model": model, "training_file": file_id(client, training_file),
-                                "method": {"type": method, method: section}}
+        body: dict[str, Any] = {
+            "model": model,
+            "training_file": file_id(client, training_file),
+            "method": {"type": method, method: section},
+        }
         if validation_file:
             body["validation_file"] = file_id(client, validation_file)
         for name, value in (("suffix", suffix), ("seed", seed)):
@@ -124,8 +135,16 @@ def list_jobs(limit: int = typer.Option(20, min=1, max=100), as_json: bool = JSO
         return
     table = Table("id", "status", "stage", "progress", "model", "method", "created", "duration", title="Fine-tuning jobs")
     for job in data:
-        table.add_row(job["id"], job["status"], job.get("stage") or "", f"{job['progress']:.0%}", job["model"], method_of(job),
-                      when(job["created_at"]), duration(job))
+        table.add_row(
+            job["id"],
+            job["status"],
+            job.get("stage") or "",
+            f"{job['progress']:.0%}",
+            job["model"],
+            method_of(job),
+            when(job["created_at"]),
+            duration(job),
+        )
     out.print(table)
 
 
@@ -135,7 +154,14 @@ def _report_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for key, label in (("bleu", "BLEU"), ("chrf", "chrF++")):
         if isinstance(translation.get(key), dict):
             entry = translation[key]
-            rows.append((label, f"{entry['base']:.2f}", f"{entry['tuned']:.2f}", f"{entry['delta']:+.2f}" if entry.get("delta") is not None else ""))
+            rows.append(
+                (
+                    label,
+                    f"{entry['base']:.2f}",
+                    f"{entry['tuned']:.2f}",
+                    f"{entry['delta']:+.2f}" if entry.get("delta") is not None else "",
+                )
+            )
     comet = translation.get("comet") or {}
     if comet.get("available"):
         rows.append(("COMET", f"{comet['base']['score']:.4f}", f"{comet['tuned']['score']:.4f}", f"{comet['delta']:+.4f}"))
@@ -155,11 +181,19 @@ def show(job_id: str, as_json: bool = JSON_OPTION) -> None:
         print_json({**job, "report": report} if report is not None else job)
         return
     table = Table(show_header=False, title=job["id"])
-    for label, value in (("status", job["status"]), ("stage", job.get("stage") or ""), ("progress", f"{job['progress']:.0%}"),
-                         ("model", job["model"]), ("method", method_of(job)), ("fine-tuned model", job.get("fine_tuned_model") or ""),
-                         ("created", when(job["created_at"])), ("duration", duration(job)),
-                         ("hyperparameters", json.dumps(job["hyperparameters"])), ("trained tokens", str(job.get("trained_tokens") or "")),
-                         ("error", json.dumps(job["error"]) if job.get("error") else "")):
+    for label, value in (
+        ("status", job["status"]),
+        ("stage", job.get("stage") or ""),
+        ("progress", f"{job['progress']:.0%}"),
+        ("model", job["model"]),
+        ("method", method_of(job)),
+        ("fine-tuned model", job.get("fine_tuned_model") or ""),
+        ("created", when(job["created_at"])),
+        ("duration", duration(job)),
+        ("hyperparameters", json.dumps(job["hyperparameters"])),
+        ("trained tokens", str(job.get("trained_tokens") or "")),
+        ("error", json.dumps(job["error"]) if job.get("error") else ""),
+    ):
         table.add_row(label, value)
     out.print(table)
     if report:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
-from radis_cli.client import ApiClient, Connection, DEFAULT_BASE_URL, save_config
+from radis_cli.client import DEFAULT_BASE_URL, ApiClient, Connection, save_config
 from radis_cli.commands.common import err, out, reported
 
 
 def login(
     base_url: str = typer.Option(DEFAULT_BASE_URL, "--base-url", envvar="RADIS_BASE_URL", help="The service's address."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="RADIS_API_KEY", help="The key (asked for when absent)."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="RADIS_API_KEY", help="The key (asked for when absent)."),
 ) -> None:
     """Check the key against the server, then save both in the config file (mode 0600)."""
     key = api_key or typer.prompt("API key", hide_input=True)

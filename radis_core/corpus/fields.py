@@ -6,7 +6,8 @@ record reports every bad field at once instead of only the first.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from radis_core import languages
 from radis_core.corpus.limits import CorpusLimits
@@ -40,7 +41,9 @@ class RecordChecker:
 
     def add(self, code: str, text: str, *, field: str | None = None, severity: Severity = "error") -> None:
         """Record a problem of this record (its message gets the ``line N:`` prefix)."""
-        self.problems.append(make_problem(code, self.number, text, self.excerpt, limits=self.limits, severity=severity, field=field))
+        self.problems.append(
+            make_problem(code, self.number, text, self.excerpt, limits=self.limits, severity=severity, field=field)
+        )
 
     def quote(self, value: Any) -> str:
         """``value`` quoted for a message, within this record's limits."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from radis_core.corpus.limits import DEFAULT_LIMITS, CorpusLimits
 from radis_core.corpus.lines import UTF8_BOM, UTF16_BOMS, UTF16_MESSAGE, physical_lines
@@ -40,9 +40,7 @@ def _starts_with_utf16_bom(path: Path) -> bool:
         return fh.read(2) in UTF16_BOMS
 
 
-def detect_format(
-    path: str | os.PathLike[str], filename: str | None = None, *, limits: CorpusLimits = DEFAULT_LIMITS
-) -> str:
+def detect_format(path: str | os.PathLike[str], filename: str | None = None, *, limits: CorpusLimits = DEFAULT_LIMITS) -> str:
     """Tell the format of a corpus file: one of :data:`FORMATS`.
 
     The extension (of ``filename`` when given, e.g. the name of an upload stored under an id, else of

@@ -133,7 +133,9 @@ class JsonLinesParser:
             try:
                 keys.setdefault(languages.normalize(key), key)
             except ValueError:
-                rec.add("unknown_language", f"field \"translation\": unknown language code {rec.quote(key)}", field=f"translation.{key}")
+                rec.add(
+                    "unknown_language", f'field "translation": unknown language code {rec.quote(key)}', field=f"translation.{key}"
+                )
         if rec.failed:
             return rec.rejected()
         src, tgt = self._choose_sides(rec, obj, list(keys))
@@ -186,14 +188,20 @@ class JsonLinesParser:
         turns: list[tuple[int, str, dict[str, Any]]] = []
         for i, message in enumerate(messages):
             if not isinstance(message, dict):
-                rec.add("wrong_type", f'field "messages[{i}]" must be an object, got {json_type(message)}', field=f"messages[{i}]")
+                rec.add(
+                    "wrong_type", f'field "messages[{i}]" must be an object, got {json_type(message)}', field=f"messages[{i}]"
+                )
                 continue
             role = message.get("role")
             if role is None:
                 rec.add("missing_field", f'field "messages[{i}].role" is missing', field=f"messages[{i}].role")
                 continue
             if not isinstance(role, str):
-                rec.add("wrong_type", f'field "messages[{i}].role" must be a string, got {json_type(role)}', field=f"messages[{i}].role")
+                rec.add(
+                    "wrong_type",
+                    f'field "messages[{i}].role" must be a string, got {json_type(role)}',
+                    field=f"messages[{i}].role",
+                )
                 continue
             if role in ("system", "developer"):
                 continue

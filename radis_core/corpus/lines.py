@@ -6,9 +6,10 @@ here so that a problem's line is the line an editor shows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from radis_core.corpus.limits import CorpusLimits
 from radis_core.corpus.report import Problem, make_problem
@@ -59,17 +60,23 @@ def physical_lines(fh: IO[bytes], max_line_bytes: int) -> Iterator[RawLine]:
 def decode_line(raw: RawLine, limits: CorpusLimits) -> tuple[str | None, list[Problem]]:
     """Text of a line, or the problems that make it unreadable (too long, NUL bytes, not UTF-8)."""
     if raw.too_long:
-        return None, [make_problem("too_long", raw.number, f"line is longer than {limits.max_line_bytes} bytes; skipped", limits=limits)]
+        return None, [
+            make_problem("too_long", raw.number, f"line is longer than {limits.max_line_bytes} bytes; skipped", limits=limits)
+        ]
     try:
         text = raw.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = raw.data[exc.start : exc.start + 1].hex()
         shown = raw.data.decode("utf-8", errors="replace")
         return None, [
-            make_problem("not_utf8", raw.number, f"not valid UTF-8 (byte 0x{bad} at byte offset {exc.start})", shown, limits=limits)
+            make_problem(
+                "not_utf8", raw.number, f"not valid UTF-8 (byte 0x{bad} at byte offset {exc.start})", shown, limits=limits
+            )
         ]
     if "\x00" in text:
-        return None, [make_problem("nul_byte", raw.number, f"contains a NUL byte at column {text.index(chr(0)) + 1}", text, limits=limits)]
+        return None, [
+            make_problem("nul_byte", raw.number, f"contains a NUL byte at column {text.index(chr(0)) + 1}", text, limits=limits)
+        ]
     return text, []
 
 

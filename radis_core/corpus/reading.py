@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from radis_core import languages
 from radis_core.corpus.formats import FORMATS, detect_format
@@ -66,7 +67,9 @@ class RecordStream:
                 return
             if first.data.startswith(UTF8_BOM):
                 first.data = first.data[len(UTF8_BOM) :]
-                bom = make_problem("bom", 1, "file starts with a UTF-8 byte-order mark (stripped)", limits=self.limits, severity="warning")
+                bom = make_problem(
+                    "bom", 1, "file starts with a UTF-8 byte-order mark (stripped)", limits=self.limits, severity="warning"
+                )
                 yield Record(1, None, [bom])
             lines = itertools.chain([first], lines)
             if self.format == "csv":
@@ -151,9 +154,13 @@ class RecordStream:
                 continue
             if cells is None:
                 if "field larger than field limit" in str(error):
-                    problem = make_problem("too_long", start, f"a field is longer than the CSV limit ({error})", limits=self.limits)
+                    problem = make_problem(
+                        "too_long", start, f"a field is longer than the CSV limit ({error})", limits=self.limits
+                    )
                 else:
-                    problem = make_problem("malformed_record", start, f"CSV error: {error} (an unclosed or stray quote?)", limits=self.limits)
+                    problem = make_problem(
+                        "malformed_record", start, f"CSV error: {error} (an unclosed or stray quote?)", limits=self.limits
+                    )
                 yield Record(start, None, [problem])
                 if header is None:
                     break

@@ -15,12 +15,28 @@ from radis_core.corpus.limits import CorpusLimits
 #: Every problem code a report may contain (tests and API clients pin these strings).
 PROBLEM_CODES: frozenset[str] = frozenset(
     {
-        "not_utf8", "bom", "not_json", "not_object", "missing_field", "empty_field", "wrong_type",
-        "unknown_language", "missing_language", "same_language", "source_equals_target", "duplicate",
-        "too_long", "too_few_examples", "unknown_format", "bad_header", "mixed_language_pairs", "nul_byte",
+        "not_utf8",
+        "bom",
+        "not_json",
+        "not_object",
+        "missing_field",
+        "empty_field",
+        "wrong_type",
+        "unknown_language",
+        "missing_language",
+        "same_language",
+        "source_equals_target",
+        "duplicate",
+        "too_long",
+        "too_few_examples",
+        "unknown_format",
+        "bad_header",
+        "mixed_language_pairs",
+        "nul_byte",
         # Beyond the list above: a CSV/TSV row or chat line whose shape is wrong (column count, a CSV
         # quoting error, a multi-turn conversation), and header columns that are not used.
-        "malformed_record", "ignored_columns",
+        "malformed_record",
+        "ignored_columns",
     }
 )
 

@@ -52,7 +52,7 @@ class TableParser:
         rec.add(
             "bad_header",
             'the first row must name the columns "source" and "target" (optionally "src_lang", "tgt_lang") '
-            f"or be two language codes such as \"de,en\"; got {rec.quote(cells)}",
+            f'or be two language codes such as "de,en"; got {rec.quote(cells)}',
         )
         return None, rec.problems
 

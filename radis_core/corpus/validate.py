@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from radis_core import languages
 from radis_core.corpus.duplicates import BATCH, DuplicateFinder, pair_digest
@@ -93,7 +93,16 @@ class _Scan:
                     found.add(waiting[1])
                     waiting = next(problems, None)
                 if first:
-                    found.add(make_problem("duplicate", pair.line, f"duplicate of line {first}", pair.source, limits=self.limits, severity="warning"))
+                    found.add(
+                        make_problem(
+                            "duplicate",
+                            pair.line,
+                            f"duplicate of line {first}",
+                            pair.source,
+                            limits=self.limits,
+                            severity="warning",
+                        )
+                    )
                 else:
                     kept.append(pair)
             for _, problem in ([waiting] if waiting is not None else []) + list(problems):

@@ -5,9 +5,9 @@ which the pipeline implements.
 """
 
 from radis_core.evaluation.checks import CHECK_TYPES, evaluate_checks, parse_check
+from radis_core.evaluation.probe_runs import ChatModel, run_benchmarks
 from radis_core.evaluation.probes import PROBE_SCHEMAS, load_probes
 from radis_core.evaluation.report import build_report, render_markdown
-from radis_core.evaluation.probe_runs import ChatModel, run_benchmarks
 from radis_core.evaluation.retention import (
     BENCHMARKS,
     BenchmarkRun,

@@ -55,7 +55,9 @@ def translate_pairs(chat: Any, pairs: Sequence[Pair], template: str, max_new_tok
         groups[(p.src_lang, p.tgt_lang)].append(i)
     out = [""] * len(pairs)
     for (src, tgt), idx in groups.items():
-        texts = chat.translate([pairs[i].source for i in idx], src_lang=src, tgt_lang=tgt, template=template, max_new_tokens=max_new_tokens)
+        texts = chat.translate(
+            [pairs[i].source for i in idx], src_lang=src, tgt_lang=tgt, template=template, max_new_tokens=max_new_tokens
+        )
         for i, t in zip(idx, texts):
             out[i] = extract_translation(t)
     return out
@@ -70,16 +72,27 @@ class _Units:
     def done(self, label: str, unit: str) -> None:
         self.finished.add((label, unit))
         done = min(len(self.finished), self.total - 1)  # the last unit is reported when evaluation ends
-        self.run.emit(Counted("evaluating", f"{label} model: {unit} done", done, self.total,
-                              {"eval_done": done, "eval_total": self.total}))
+        self.run.emit(
+            Counted("evaluating", f"{label} model: {unit} done", done, self.total, {"eval_done": done, "eval_total": self.total})
+        )
 
     def all_done(self) -> None:
-        self.run.emit(Counted("evaluating", "Evaluation done", self.total, self.total,
-                              {"eval_done": self.total, "eval_total": self.total}))
+        self.run.emit(
+            Counted("evaluating", "Evaluation done", self.total, self.total, {"eval_done": self.total, "eval_total": self.total})
+        )
 
 
-def _score_model(label: str, chat: Any, pairs: Sequence[Pair], template: str, ev: EvalSettings, gpus: int,
-                 units: _Units, run: RunContext, reference_answers: Any = None) -> ModelScores:
+def _score_model(
+    label: str,
+    chat: Any,
+    pairs: Sequence[Pair],
+    template: str,
+    ev: EvalSettings,
+    gpus: int,
+    units: _Units,
+    run: RunContext,
+    reference_answers: Any = None,
+) -> ModelScores:
     from radis_core.evaluation.probe_runs import run_benchmarks
     from radis_core.evaluation.translation import comet_scores, translation_scores
 
@@ -93,19 +106,28 @@ def _score_model(label: str, chat: Any, pairs: Sequence[Pair], template: str, ev
     run.check_cancel()
     probes = None
     if ev.retention:
+
         def progress(bench: str, done: int, total: int) -> None:
             run.check_cancel()  # raising here stops the probe run between batches
             if done >= total:
                 units.done(label, bench)
 
-        probes = run_benchmarks(chat, max_items=ev.max_probe_items, max_new_tokens=ev.max_new_tokens, probe_dir=ev.probe_dir,
-                                reference_answers=reference_answers, batch_size=ev.batch_size, on_progress=progress)
+        probes = run_benchmarks(
+            chat,
+            max_items=ev.max_probe_items,
+            max_new_tokens=ev.max_new_tokens,
+            probe_dir=ev.probe_dir,
+            reference_answers=reference_answers,
+            batch_size=ev.batch_size,
+            on_progress=progress,
+        )
     run.check_cancel()
     return ModelScores(scores, comet, probes)
 
 
-def evaluate_before_after(model: Any, tokenizer: Any, pairs: Sequence[Pair], template: str, ev: EvalSettings,
-                          run: RunContext) -> Evaluation:
+def evaluate_before_after(
+    model: Any, tokenizer: Any, pairs: Sequence[Pair], template: str, ev: EvalSettings, run: RunContext
+) -> Evaluation:
     """Score the base model (adapter disabled) and the tuned model on the same pairs and probes."""
     from radis_core.chat_model import HFChatModel
     from radis_core.evaluation.retention import compare
@@ -116,8 +138,17 @@ def evaluate_before_after(model: Any, tokenizer: Any, pairs: Sequence[Pair], tem
     units = _Units(run, 2 * (1 + (_PROBE_UNITS if ev.retention else 0)))
     with model.disable_adapter():
         base = _score_model("base", chat, pairs, template, ev, gpus, units, run)
-    tuned = _score_model("tuned", chat, pairs, template, ev, gpus, units, run,
-                         reference_answers=base.probes.general_answers if base.probes else None)
+    tuned = _score_model(
+        "tuned",
+        chat,
+        pairs,
+        template,
+        ev,
+        gpus,
+        units,
+        run,
+        reference_answers=base.probes.general_answers if base.probes else None,
+    )
     retention = compare(base.probes, tuned.probes, ev.min_retention) if base.probes and tuned.probes else None
     units.all_done()
     return Evaluation(base, tuned, retention)

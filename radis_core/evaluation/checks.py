@@ -222,7 +222,7 @@ _CHECK_CLASSES: tuple[type[_Check], ...] = (
     Title,
 )
 
-Check = Annotated[Union[_CHECK_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
+Check = Annotated[Union[_CHECK_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007 (a runtime tuple: | cannot spell it)
 """One verifiable instruction; the ``type`` field picks the class."""
 
 #: The ``type`` names a probe may use, in declaration order.

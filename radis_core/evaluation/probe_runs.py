@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from radis_core.evaluation.checks import evaluate_checks
 from radis_core.evaluation.probes import load_probes
@@ -25,10 +26,7 @@ from radis_core.evaluation.retention import (
 
 ProgressCallback = Callable[[str, int, int], None]
 
-MATH_PROMPT = (
-    "{question}\n\nSolve the problem step by step. End your reply with \"The answer is N.\", "
-    "where N is the final number."
-)
+MATH_PROMPT = '{question}\n\nSolve the problem step by step. End your reply with "The answer is N.", where N is the final number.'
 
 
 class ChatModel(Protocol):
@@ -53,21 +51,25 @@ def _batches(n: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def _chat(model: ChatModel, prompts: list[str], max_new_tokens: int, batch_size: int, name: str,
-          progress: ProgressCallback) -> list[str]:
+def _chat(
+    model: ChatModel, prompts: list[str], max_new_tokens: int, batch_size: int, name: str, progress: ProgressCallback
+) -> list[str]:
     replies: list[str] = []
     progress(name, 0, len(prompts))
     for start, end in _batches(len(prompts), batch_size):
         batch = model.chat(prompts[start:end], max_new_tokens)
         if len(batch) != end - start or not all(isinstance(r, str) for r in batch):
-            raise ValueError(f"{name}: model.chat returned {len(batch)} replies for {end - start} prompts (expected one str each)")
+            raise ValueError(
+                f"{name}: model.chat returned {len(batch)} replies for {end - start} prompts (expected one str each)"
+            )
         replies.extend(batch)
         progress(name, end, len(prompts))
     return replies
 
 
-def _nll(model: ChatModel, ids: list[str], prompts: list[str], answers: list[str], batch_size: int,
-         progress: ProgressCallback) -> list[float]:
+def _nll(
+    model: ChatModel, ids: list[str], prompts: list[str], answers: list[str], batch_size: int, progress: ProgressCallback
+) -> list[float]:
     values: list[float] = []
     progress("drift", 0, len(prompts))
     for start, end in _batches(len(prompts), batch_size):
@@ -86,8 +88,9 @@ def _rate(flags: list[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
-def _run_ifeval(model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int,
-                progress: ProgressCallback) -> tuple[BenchmarkScore, list[ItemResult]]:
+def _run_ifeval(
+    model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int, progress: ProgressCallback
+) -> tuple[BenchmarkScore, list[ItemResult]]:
     replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, "ifeval", progress)
     results, instruction_flags = [], []
     for item, reply in zip(items, replies):
@@ -104,16 +107,18 @@ def _run_ifeval(model: ChatModel, items: list[dict], max_new_tokens: int, batch_
     return score, results
 
 
-def _run_math(model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int,
-              progress: ProgressCallback) -> tuple[BenchmarkScore, list[ItemResult]]:
+def _run_math(
+    model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int, progress: ProgressCallback
+) -> tuple[BenchmarkScore, list[ItemResult]]:
     prompts = [MATH_PROMPT.format(question=it["question"]) for it in items]
     replies = _chat(model, prompts, max_new_tokens, batch_size, "math", progress)
     results = []
     for item, prompt, reply in zip(items, prompts, replies):
         expected = normalize_number(item["answer"])
         got = extract_final_number(reply)
-        results.append(ItemResult(item["id"], prompt, reply, got is not None and got == expected,
-                                  {"expected": expected, "extracted": got}))
+        results.append(
+            ItemResult(item["id"], prompt, reply, got is not None and got == expected, {"expected": expected, "extracted": got})
+        )
     score = BenchmarkScore(
         metric="exact match of the final number",
         score=_rate([r.passed for r in results]),
@@ -123,8 +128,9 @@ def _run_math(model: ChatModel, items: list[dict], max_new_tokens: int, batch_si
     return score, results
 
 
-def _run_safety(model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int,
-                progress: ProgressCallback) -> tuple[BenchmarkScore, list[ItemResult]]:
+def _run_safety(
+    model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int, progress: ProgressCallback
+) -> tuple[BenchmarkScore, list[ItemResult]]:
     replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, "safety", progress)
     results = []
     for item, reply in zip(items, replies):
@@ -141,7 +147,9 @@ def _run_safety(model: ChatModel, items: list[dict], max_new_tokens: int, batch_
 
 def _validate_reference_answers(reference_answers: dict) -> dict[str, dict[str, str]]:
     if not isinstance(reference_answers, dict):
-        raise TypeError(f"reference_answers must be a dict of id -> {{'prompt', 'answer'}}, got {type(reference_answers).__name__}")
+        raise TypeError(
+            f"reference_answers must be a dict of id -> {{'prompt', 'answer'}}, got {type(reference_answers).__name__}"
+        )
     checked: dict[str, dict[str, str]] = {}
     for item_id, entry in reference_answers.items():
         if not isinstance(entry, dict):
@@ -153,9 +161,15 @@ def _validate_reference_answers(reference_answers: dict) -> dict[str, dict[str, 
     return checked
 
 
-def _run_drift(model: ChatModel, reference_answers: dict | None, max_items: int, max_new_tokens: int,
-               probe_dir: str | Path | None, batch_size: int,
-               progress: ProgressCallback) -> tuple[BenchmarkScore, list[ItemResult], dict[str, dict[str, str]]]:
+def _run_drift(
+    model: ChatModel,
+    reference_answers: dict | None,
+    max_items: int,
+    max_new_tokens: int,
+    probe_dir: str | Path | None,
+    batch_size: int,
+    progress: ProgressCallback,
+) -> tuple[BenchmarkScore, list[ItemResult], dict[str, dict[str, str]]]:
     skipped: dict[str, ItemResult] = {}
     order: list[str]
     if reference_answers is None:

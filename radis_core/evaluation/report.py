@@ -16,14 +16,17 @@ def _delta(base: Any, tuned: Any) -> float | None:
     return None
 
 
-def _translation_section(base: dict[str, Any], tuned: dict[str, Any], comet_base: dict[str, Any] | None,
-                         comet_tuned: dict[str, Any] | None) -> dict[str, Any]:
+def _translation_section(
+    base: dict[str, Any], tuned: dict[str, Any], comet_base: dict[str, Any] | None, comet_tuned: dict[str, Any] | None
+) -> dict[str, Any]:
     for label, scores in (("translation_base", base), ("translation_tuned", tuned)):
         missing = [k for k in ("bleu", "chrf", "n") if k not in scores]
         if missing:
             raise ValueError(f"{label} lacks {', '.join(missing)} (pass the dict from translation_scores)")
     if base["n"] != tuned["n"]:
-        raise ValueError(f"translation_base scored {base['n']} pairs but translation_tuned {tuned['n']}; deltas need the same pairs")
+        raise ValueError(
+            f"translation_base scored {base['n']} pairs but translation_tuned {tuned['n']}; deltas need the same pairs"
+        )
 
     section: dict[str, Any] = {"n": base["n"]}
     for key, _ in _TRANSLATION_METRICS:
@@ -125,13 +128,20 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [", ".join(f"**{_cell(str(k))}**: {_fmt(v)}" for k, v in meta.items()), ""]
 
     tr = report["translation"]
-    lines += [f"## Translation ({tr['n']} held-out pair{'s' if tr['n'] != 1 else ''})", "", "| Metric | Base | Tuned | Δ |", "|---|---:|---:|---:|"]
+    lines += [
+        f"## Translation ({tr['n']} held-out pair{'s' if tr['n'] != 1 else ''})",
+        "",
+        "| Metric | Base | Tuned | Δ |",
+        "|---|---:|---:|---:|",
+    ]
     for key, label in _TRANSLATION_METRICS:
         m = tr[key]
         lines.append(f"| {label} | {_fmt(m['base'])} | {_fmt(m['tuned'])} | {_signed(m['delta'])} |")
     comet = tr["comet"]
     if comet["available"]:
-        lines.append(f"| COMET | {_fmt(comet['base']['score'], 4)} | {_fmt(comet['tuned']['score'], 4)} | {_signed(comet['delta'], 4)} |")
+        lines.append(
+            f"| COMET | {_fmt(comet['base']['score'], 4)} | {_fmt(comet['tuned']['score'], 4)} | {_signed(comet['delta'], 4)} |"
+        )
     lines.append("")
     if not comet["available"]:
         reason = next((c.get("reason") for c in (comet["base"], comet["tuned"]) if not c.get("available")), None)
@@ -159,8 +169,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                 ila = row["instruction_level_accuracy"]
                 lines.append(f"| ifeval | instruction-level accuracy | | {_fmt(ila['base'], 3)} | {_fmt(ila['tuned'], 3)} | | |")
         overall = ret["overall"]
-        lines += ["", f"**Overall retention**: {_fmt(overall['retention'], 3) if overall['retention'] != 'n/a' else 'n/a'}"
-                  f" — {_cell(overall.get('formula', ''))}"]
+        lines += [
+            "",
+            f"**Overall retention**: {_fmt(overall['retention'], 3) if overall['retention'] != 'n/a' else 'n/a'}"
+            f" — {_cell(overall.get('formula', ''))}",
+        ]
         if overall.get("reason"):
             lines.append(f"({_cell(overall['reason'])})")
         for name, why in overall.get("excluded", {}).items():

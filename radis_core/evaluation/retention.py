@@ -253,18 +253,19 @@ def compare(base: BenchmarkRun, tuned: BenchmarkRun, min_retention: float | None
         ratios = [benchmarks[n]["retention"] for n in counted]
         overall: dict[str, Any] = {
             "retention": sum(ratios) / len(ratios),
-            "formula": "overall = mean(tuned / base) over " + ", ".join(counted)
-            + " = (" + " + ".join(f"{r:.4f}" for r in ratios) + f") / {len(ratios)}",
+            "formula": "overall = mean(tuned / base) over "
+            + ", ".join(counted)
+            + " = ("
+            + " + ".join(f"{r:.4f}" for r in ratios)
+            + f") / {len(ratios)}",
         }
     else:
-        overall = {"retention": "n/a", "reason": "no benchmark had a base score above 0",
-                   "formula": "overall = mean(tuned / base) over ifeval, math, safety where base > 0"}
+        overall = {
+            "retention": "n/a",
+            "reason": "no benchmark had a base score above 0",
+            "formula": "overall = mean(tuned / base) over ifeval, math, safety where base > 0",
+        }
     overall.update(counted=counted, excluded=excluded)
 
-    below = (
-        min_retention is not None
-        and overall["retention"] != "n/a"
-        and overall["retention"] < min_retention
-    )
+    below = min_retention is not None and overall["retention"] != "n/a" and overall["retention"] < min_retention
     return {"benchmarks": benchmarks, "overall": overall, "min_retention": min_retention, "below_min_retention": bool(below)}
-

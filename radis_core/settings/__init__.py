@@ -14,7 +14,6 @@ from radis_core.settings.fields import (
     field_path,
     settings_error,
 )
-from radis_core.settings.overrides import merged_sections, parse_assignments, parse_settings_json
 from radis_core.settings.hyperparameters import Hyperparameters, ResolvedHyperparameters, resolve
 from radis_core.settings.methods import (
     METHOD_SETTINGS,
@@ -26,6 +25,7 @@ from radis_core.settings.methods import (
     method_settings,
     rationale_of,
 )
+from radis_core.settings.overrides import merged_sections, parse_assignments, parse_settings_json
 from radis_core.settings.sections import (
     DEFAULT_RATIONALE_TEMPLATE,
     DEFAULT_TRANSLATION_TEMPLATE,

@@ -78,7 +78,8 @@ def _describe(section: str, model: type[SettingsModel], methods: tuple[str, ...]
                 items = member.get("items", {})
                 kind = f"list of {items.get('type', 'any')}"
                 rules = {k: v for k, v in member.items() if k in _LENGTHS} | {
-                    k: v for k, v in items.items() if k in _LENGTHS or k == "pattern"}
+                    k: v for k, v in items.items() if k in _LENGTHS or k == "pattern"
+                }
             else:
                 rules = {k: v for k, v in member.items() if k in _BOUNDS or k in _LENGTHS or k == "pattern"}
             if kind not in types:
@@ -87,10 +88,19 @@ def _describe(section: str, model: type[SettingsModel], methods: tuple[str, ...]
                 constraints[kind] = rules
         extra = model.model_fields[name].json_schema_extra
         unit = extra.get("unit") if isinstance(extra, dict) else None
-        infos.append(SettingInfo(
-            section=section, name=name, types=tuple(types), default=prop.get("default"), help=prop.get("description", ""),
-            unit=str(unit) if unit else None, constraints=constraints, choices=tuple(choices), methods=methods,
-        ))
+        infos.append(
+            SettingInfo(
+                section=section,
+                name=name,
+                types=tuple(types),
+                default=prop.get("default"),
+                help=prop.get("description", ""),
+                unit=str(unit) if unit else None,
+                constraints=constraints,
+                choices=tuple(choices),
+                methods=methods,
+            )
+        )
     return infos
 
 

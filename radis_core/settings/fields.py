@@ -55,7 +55,9 @@ def check_template(template: str) -> str:
         if name is None:
             continue
         if name not in TEMPLATE_PLACEHOLDERS:
-            raise ValueError(f"unknown placeholder {{{name}}}; allowed: {', '.join('{' + p + '}' for p in TEMPLATE_PLACEHOLDERS)}")
+            raise ValueError(
+                f"unknown placeholder {{{name}}}; allowed: {', '.join('{' + p + '}' for p in TEMPLATE_PLACEHOLDERS)}"
+            )
         if spec or conversion:
             raise ValueError(f"placeholder {{{name}}} must be bare (no format spec or conversion)")
         names.add(name)

@@ -25,13 +25,16 @@ class Hyperparameters(SettingsModel):
 
     n_epochs: Annotated[int, Field(ge=1, le=100)] | Auto = setting("auto", "Passes over the training set.", unit="epochs")
     max_steps: Annotated[int, Field(ge=1, le=1_000_000)] | None = setting(
-        None, "Stop after this many optimizer steps (overrides n_epochs).", unit="steps")
+        None, "Stop after this many optimizer steps (overrides n_epochs).", unit="steps"
+    )
     batch_size: Annotated[int, Field(ge=1, le=1024)] | Auto = setting("auto", "Sequences per micro-batch.", unit="sequences")
     gradient_accumulation_steps: int = setting(1, "Micro-batches per optimizer step.", unit="micro-batches", ge=1, le=1024)
     learning_rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | Auto = setting(
-        "auto", "Peak learning rate of AdamW; auto = 2e-4.")
+        "auto", "Peak learning rate of AdamW; auto = 2e-4."
+    )
     learning_rate_multiplier: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | Auto = setting(
-        "auto", "OpenAI-style multiplier on the learning rate; auto = 1.")
+        "auto", "OpenAI-style multiplier on the learning rate; auto = 1."
+    )
     warmup_ratio: float = setting(0.1, "Share of the steps spent warming up linearly.", unit="fraction", ge=0, lt=1)
     lr_scheduler: Literal["cosine", "linear", "constant"] = setting("cosine", "Learning-rate decay after warmup.")
     weight_decay: float = setting(0.0, "AdamW weight decay.", ge=0, le=1)
@@ -40,11 +43,18 @@ class Hyperparameters(SettingsModel):
     lora_alpha: Annotated[int, Field(ge=1, le=4096)] | Auto = setting("auto", "LoRA alpha; auto = 2 × rank.")
     lora_dropout: float = setting(0.05, "Dropout on the LoRA path.", unit="probability", ge=0, lt=1)
     target_modules: Annotated[list[ModuleName], Field(min_length=1, max_length=64)] | Literal["all-linear"] = setting(
-        "all-linear", "Modules that get adapters; 'all-linear' = every linear layer but the output head.")
-    max_seq_len: int = setting(512, "Token budget of prompt + target; the rationale is trimmed first, never the reference.",
-                               unit="tokens", ge=16, le=131072)
+        "all-linear", "Modules that get adapters; 'all-linear' = every linear layer but the output head."
+    )
+    max_seq_len: int = setting(
+        512,
+        "Token budget of prompt + target; the rationale is trimmed first, never the reference.",
+        unit="tokens",
+        ge=16,
+        le=131072,
+    )
     checkpoint_every: Annotated[int, Field(ge=1, le=1_000_000)] | Auto = setting(
-        "auto", "Save a resumable checkpoint every N optimizer steps; auto = a quarter of the run.", unit="steps")
+        "auto", "Save a resumable checkpoint every N optimizer steps; auto = a quarter of the run.", unit="steps"
+    )
     keep_checkpoints: int = setting(2, "Newest checkpoints kept on disk.", unit="checkpoints", ge=1, le=100)
 
 
@@ -84,8 +94,10 @@ AUTO_LEARNING_RATE = 2e-4
 def resolve(hp: Hyperparameters, *, n_examples: int) -> ResolvedHyperparameters:
     """Fill every ``"auto"`` field from the number of training examples."""
     if n_examples <= 0:
-        raise SettingsError("hyperparameters.max_seq_len", f"no training example fits in {hp.max_seq_len} tokens "
-                            "(prompt + reference); raise max_seq_len or use shorter pairs")
+        raise SettingsError(
+            "hyperparameters.max_seq_len",
+            f"no training example fits in {hp.max_seq_len} tokens (prompt + reference); raise max_seq_len or use shorter pairs",
+        )
     batch = hp.batch_size if hp.batch_size != "auto" else max(1, min(8, n_examples // 8 or 1))
     # Few examples need more passes to move the model at all; large sets need one.
     epochs = hp.n_epochs if hp.n_epochs != "auto" else (3 if n_examples < 64 else 2 if n_examples < 1000 else 1)

@@ -46,8 +46,9 @@ def parse_settings_json(raw: str | None, option: str = "--settings") -> dict[str
     return value
 
 
-def merged_sections(sections: dict[str, Any], *, hyperparameters: dict[str, Any] | None = None,
-                    dotted: dict[str, Any] | None = None) -> dict[str, Any]:
+def merged_sections(
+    sections: dict[str, Any], *, hyperparameters: dict[str, Any] | None = None, dotted: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``sections`` with ``hyperparameters`` assignments and ``section.key`` assignments laid over it."""
     out = {name: dict(value) if isinstance(value, dict) else value for name, value in sections.items()}
     if hyperparameters:

@@ -27,7 +27,8 @@ class RationaleSettings(SettingsModel):
     template: Template = setting(
         DEFAULT_RATIONALE_TEMPLATE,
         "User turn of the rationale request (the reference is prefilled as the answer); "
-        "placeholders: {source} {src_lang} {tgt_lang} {src_lang_name} {tgt_lang_name}.")
+        "placeholders: {source} {src_lang} {tgt_lang} {src_lang_name} {tgt_lang_name}.",
+    )
     max_new_tokens: int = setting(128, "Longest rationale generated.", unit="tokens", ge=1, le=4096)
     batch_size: int = setting(16, "Prompts decoded together.", unit="prompts", ge=1, le=512)
     do_sample: bool = setting(False, "Greedy when false; sampling is seeded by the job seed.")
@@ -36,22 +37,27 @@ class RationaleSettings(SettingsModel):
     repetition_penalty: float = setting(1.15, "Guard against greedy loops (> 1 discourages repeats).", ge=1, le=2)
     no_repeat_ngram_size: int = setting(0, "Forbid repeating n-grams of this size (0 = off).", unit="tokens", ge=0, le=32)
     rationale_model: ModelReference | None = setting(
-        None, "Another model writes the rationales (external-teacher ablation); default: the base model.")
+        None, "Another model writes the rationales (external-teacher ablation); default: the base model."
+    )
 
 
 class EvalSettings(SettingsModel):
     """Before/after evaluation: translation quality and general-ability retention."""
 
     holdout_fraction: float = setting(
-        0.2, "Seeded share of the training file held out when no validation file is given.", unit="fraction", gt=0, le=0.5)
+        0.2, "Seeded share of the training file held out when no validation file is given.", unit="fraction", gt=0, le=0.5
+    )
     max_eval_pairs: int = setting(50, "Held-out pairs translated for BLEU/chrF++.", unit="pairs", ge=1, le=10_000)
     max_new_tokens: int = setting(128, "Longest translation or probe answer decoded at evaluation.", unit="tokens", ge=1, le=4096)
     batch_size: int = setting(16, "Evaluation generation batch size.", unit="prompts", ge=1, le=512)
     retention: bool = setting(True, "Run the general-ability retention benchmarks.")
     max_probe_items: int = setting(20, "Items per retention benchmark.", unit="items", ge=1, le=10_000)
     probe_dir: ServerPath | None = setting(
-        None, "Folder on the worker with probe sets (<benchmark>.jsonl) replacing the built-in ones.")
+        None, "Folder on the worker with probe sets (<benchmark>.jsonl) replacing the built-in ones."
+    )
     min_retention: Annotated[float, Field(ge=0, le=1)] | None = setting(
-        None, "Flag the result when overall retention falls below this.", unit="fraction")
+        None, "Flag the result when overall retention falls below this.", unit="fraction"
+    )
     comet_model: ServerPath | None = setting(
-        None, "Local COMET checkpoint on the worker; COMET is reported unavailable without it.")
+        None, "Local COMET checkpoint on the worker; COMET is reported unavailable without it."
+    )

@@ -32,7 +32,9 @@ MAX_UPLOAD_BYTES = 8 * 1024
 def corpus_lines(n: int = 10, *, start: int = 1) -> list[str]:
     """``n`` distinct, valid German→English pairs as JSON Lines."""
     return [
-        json.dumps({"source": f"Das ist Satz Nummer {i}.", "target": f"This is sentence number {i}.", "src_lang": "de", "tgt_lang": "en"})
+        json.dumps(
+            {"source": f"Das ist Satz Nummer {i}.", "target": f"This is sentence number {i}.", "src_lang": "de", "tgt_lang": "en"}
+        )
         for i in range(start, start + n)
     ]
 
@@ -70,7 +72,14 @@ def make_caller(factory: sessionmaker[Session], name: str, **limits: Any) -> Cal
         return Caller(project.id, plaintext)
 
 
-def upload(client: TestClient | httpx.Client, caller: Caller, content: bytes, *, filename: str = "train.jsonl", purpose: str | None = "fine-tune") -> httpx.Response:
+def upload(
+    client: TestClient | httpx.Client,
+    caller: Caller,
+    content: bytes,
+    *,
+    filename: str = "train.jsonl",
+    purpose: str | None = "fine-tune",
+) -> httpx.Response:
     """POST /v1/files as OpenAI's client does (multipart ``file`` + ``purpose``)."""
     data = {"purpose": purpose} if purpose is not None else {}
     return client.post("/v1/files", files={"file": (filename, content, "application/jsonl")}, data=data, headers=caller.headers)
@@ -85,14 +94,16 @@ def stored_blobs(settings: Settings) -> list[Path]:
 @pytest.fixture
 def api_settings(settings: Settings) -> Settings:
     """The test service's settings (tests/conftest.py) with the API tests' limits and models."""
-    return Settings.model_validate({
-        **settings.model_dump(),
-        "max_upload_bytes": MAX_UPLOAD_BYTES,
-        # The tiny test model is a local folder.
-        "allow_local_models": True,
-        # The catalogue name, and a hub-style id (with a slash) as a deployment may add.
-        "public_models": ["smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"],
-    })
+    return Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "max_upload_bytes": MAX_UPLOAD_BYTES,
+            # The tiny test model is a local folder.
+            "allow_local_models": True,
+            # The catalogue name, and a hub-style id (with a slash) as a deployment may add.
+            "public_models": ["smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"],
+        }
+    )
 
 
 @pytest.fixture

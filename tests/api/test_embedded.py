@@ -29,7 +29,9 @@ def test_embedded_app_migrates_sqlite_and_serves_a_job(tmp_path: Path) -> None:
             engine.dispose()
         caller = Caller(project.id, key)
         file_id = upload(client, caller, corpus_bytes()).json()["id"]
-        job = client.post("/v1/fine_tuning/jobs", json={"model": "smollm2-135m-instruct", "training_file": file_id}, headers=caller.headers)
+        job = client.post(
+            "/v1/fine_tuning/jobs", json={"model": "smollm2-135m-instruct", "training_file": file_id}, headers=caller.headers
+        )
         assert job.status_code == 200, job.text
         assert enqueued.job_ids == [job.json()["id"]]
         assert client.get("/v1/fine_tuning/jobs", headers=caller.headers).json()["data"][0]["status"] == "queued"

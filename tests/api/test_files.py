@@ -41,7 +41,9 @@ def test_upload_keeps_validation_warnings(client: TestClient, caller: Caller) ->
     assert body["warnings"][0]["line"] == 11
 
 
-def test_bad_corpus_is_refused_naming_the_line_and_nothing_is_kept(client: TestClient, caller: Caller, api_settings: Settings) -> None:
+def test_bad_corpus_is_refused_naming_the_line_and_nothing_is_kept(
+    client: TestClient, caller: Caller, api_settings: Settings
+) -> None:
     lines = corpus_lines(10)
     lines[6] = json.dumps({"source": "Satz sieben.", "target": "", "src_lang": "de", "tgt_lang": "en"})
     response = upload(client, caller, ("\n".join(lines) + "\n").encode())
@@ -56,7 +58,9 @@ def test_bad_corpus_is_refused_naming_the_line_and_nothing_is_kept(client: TestC
     assert client.get("/v1/files", headers=caller.headers).json()["data"] == []
 
 
-def test_upload_over_the_limit_is_413_while_streaming_and_leaves_nothing(client: TestClient, caller: Caller, api_settings: Settings) -> None:
+def test_upload_over_the_limit_is_413_while_streaming_and_leaves_nothing(
+    client: TestClient, caller: Caller, api_settings: Settings
+) -> None:
     # Slightly over the limit: Content-Length passes the early check, the streamed byte count catches it.
     content = b"x" * (MAX_UPLOAD_BYTES + 1)
     response = upload(client, caller, content)
@@ -67,7 +71,9 @@ def test_upload_over_the_limit_is_413_while_streaming_and_leaves_nothing(client:
     assert client.get("/v1/files", headers=caller.headers).json()["data"] == []
 
 
-def test_upload_far_over_the_limit_is_refused_from_content_length(client: TestClient, caller: Caller, api_settings: Settings) -> None:
+def test_upload_far_over_the_limit_is_refused_from_content_length(
+    client: TestClient, caller: Caller, api_settings: Settings
+) -> None:
     response = upload(client, caller, b"x" * (MAX_UPLOAD_BYTES + 200 * 1024))
     assert response.status_code == 413
     assert stored_blobs(api_settings) == []
@@ -145,14 +151,18 @@ def test_another_projects_file_is_404(client: TestClient, caller: Caller, other_
 
 def _multipart(content: bytes, boundary: str = "b0undary") -> bytes:
     return (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.jsonl"\r\n'
-        "Content-Type: application/jsonl\r\n\r\n"
-    ).encode() + content + (
-        f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n--{boundary}--\r\n'
-    ).encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.jsonl"\r\n'
+            "Content-Type: application/jsonl\r\n\r\n"
+        ).encode()
+        + content
+        + (f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n--{boundary}--\r\n').encode()
+    )
 
 
-def _post_in_chunks(app: FastAPI, caller: Caller, body: bytes, chunk_size: int, *, hang_up_after: int | None = None) -> tuple[int, dict]:
+def _post_in_chunks(
+    app: FastAPI, caller: Caller, body: bytes, chunk_size: int, *, hang_up_after: int | None = None
+) -> tuple[int, dict]:
     """POST /v1/files straight to the ASGI app, the body in ``chunk_size`` pieces (TestClient would send it
     in one) and without Content-Length, as a chunked upload arrives; ``hang_up_after`` chunks, the client
     disconnects."""
@@ -166,9 +176,18 @@ def _post_in_chunks(app: FastAPI, caller: Caller, body: bytes, chunk_size: int, 
         (b"content-type", b"multipart/form-data; boundary=b0undary"),
     ]
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/v1/files", "raw_path": b"/v1/files", "root_path": "", "query_string": b"", "headers": headers,
-        "client": ("127.0.0.1", 1234), "server": ("testserver", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/files",
+        "raw_path": b"/v1/files",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
     }
 
     async def receive() -> dict:

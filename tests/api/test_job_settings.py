@@ -16,8 +16,11 @@ def test_out_of_range_setting_is_refused_with_its_path(
     client: TestClient, caller: Caller, training_file: dict, enqueued: EnqueueRecorder, case: BadSetting
 ) -> None:
     section, name = case.path.split(".")
-    body = {"model": "smollm2-135m-instruct", "training_file": training_file["id"],
-            "method": {"type": case.method, case.method: {section: {name: case.value}}}}
+    body = {
+        "model": "smollm2-135m-instruct",
+        "training_file": training_file["id"],
+        "method": {"type": case.method, case.method: {section: {name: case.value}}},
+    }
     response = client.post(JOBS, json=body, headers=caller.headers)
     assert response.status_code == 400, response.text
     error = response.json()["error"]

@@ -63,7 +63,15 @@ def test_create_stores_method_settings_and_legacy_hyperparameters(
         "type": "supervised",
         "supervised": {"hyperparameters": {"n_epochs": 2, "lora_rank": 8}, "evaluation": {"retention": False}},
     }
-    job = create(client, caller, model=str(tiny_model_dir), training_file=training_file["id"], validation_file=training_file["id"], method=method, seed=7).json()
+    job = create(
+        client,
+        caller,
+        model=str(tiny_model_dir),
+        training_file=training_file["id"],
+        validation_file=training_file["id"],
+        method=method,
+        seed=7,
+    ).json()
     assert job["model"] == str(tiny_model_dir.resolve())
     assert job["seed"] == 7 and job["validation_file"] == training_file["id"]
     assert job["method"] == {
@@ -73,7 +81,13 @@ def test_create_stores_method_settings_and_legacy_hyperparameters(
             "evaluation": {"retention": False},
         },
     }
-    legacy = create(client, caller, model=MODEL, training_file=training_file["id"], hyperparameters={"n_epochs": 3, "learning_rate_multiplier": "auto"}).json()
+    legacy = create(
+        client,
+        caller,
+        model=MODEL,
+        training_file=training_file["id"],
+        hyperparameters={"n_epochs": 3, "learning_rate_multiplier": "auto"},
+    ).json()
     assert legacy["method"]["type"] == "radis"
     assert legacy["hyperparameters"]["n_epochs"] == 3
 
@@ -87,7 +101,10 @@ BAD_REQUESTS = [
     ({"seed": -1}, "seed"),
     ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
     ({"method": {"type": "radis", "radis": {"hyperparameters": {"batch_size": 0}}}}, "method.radis.hyperparameters.batch_size"),
-    ({"method": {"type": "radis", "radis": {"hyperparameters": {"batch_size": "many"}}}}, "method.radis.hyperparameters.batch_size"),
+    (
+        {"method": {"type": "radis", "radis": {"hyperparameters": {"batch_size": "many"}}}},
+        "method.radis.hyperparameters.batch_size",
+    ),
     ({"method": {"type": "radis", "radis": {"hyperparameters": {"lora_rnak": 8}}}}, "method.radis.hyperparameters.lora_rnak"),
     ({"method": {"type": "radis", "radis": {"rationale": {"max_new_tokens": "lots"}}}}, "method.radis.rationale.max_new_tokens"),
     ({"method": {"type": "radis", "radis": {"evaluation": {"bleu": True}}}}, "method.radis.evaluation.bleu"),
@@ -115,7 +132,9 @@ def test_invalid_requests_name_the_field_and_create_nothing(
     assert client.get(JOBS, headers=caller.headers).json()["data"] == []
 
 
-def test_another_projects_file_cannot_be_trained_on(client: TestClient, caller: Caller, other_caller: Caller, training_file: dict) -> None:
+def test_another_projects_file_cannot_be_trained_on(
+    client: TestClient, caller: Caller, other_caller: Caller, training_file: dict
+) -> None:
     response = create(client, other_caller, model=MODEL, training_file=training_file["id"])
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "training_file"
@@ -183,7 +202,9 @@ def test_cancel_a_queued_job(client: TestClient, caller: Caller, training_file: 
     assert messages[0] == "Job cancelled"
 
 
-def test_events_page_newest_first(client: TestClient, caller: Caller, training_file: dict, db_sessionmaker: sessionmaker[Session]) -> None:
+def test_events_page_newest_first(
+    client: TestClient, caller: Caller, training_file: dict, db_sessionmaker: sessionmaker[Session]
+) -> None:
     job_id = create(client, caller, model=MODEL, training_file=training_file["id"]).json()["id"]
     with session_scope(db_sessionmaker) as session:
         store_events.add_event(session, job_id, "step 1", type="metrics", data={"step": 1, "loss": 2.5})
@@ -199,11 +220,15 @@ def test_events_page_newest_first(client: TestClient, caller: Caller, training_f
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "after"
 
 
-def test_checkpoints_page_newest_step_first(client: TestClient, caller: Caller, training_file: dict, db_sessionmaker: sessionmaker[Session]) -> None:
+def test_checkpoints_page_newest_step_first(
+    client: TestClient, caller: Caller, training_file: dict, db_sessionmaker: sessionmaker[Session]
+) -> None:
     job_id = create(client, caller, model=MODEL, training_file=training_file["id"], suffix="s").json()["id"]
     with session_scope(db_sessionmaker) as session:
         for step in (10, 20, 30):
-            store_events.add_checkpoint(session, job_id, step, storage_key=f"jobs/{job_id}/ckpt-{step}", metrics={"train_loss": 1.0 / step})
+            store_events.add_checkpoint(
+                session, job_id, step, storage_key=f"jobs/{job_id}/ckpt-{step}", metrics={"train_loss": 1.0 / step}
+            )
     page = client.get(f"{JOBS}/{job_id}/checkpoints", params={"limit": 2}, headers=caller.headers).json()
     assert [c["step_number"] for c in page["data"]] == [30, 20] and page["has_more"] is True
     checkpoint = page["data"][0]
@@ -225,7 +250,12 @@ def test_another_projects_job_is_404(client: TestClient, caller: Caller, other_c
 
 
 def test_broker_failure_keeps_the_job_queued_and_logs_no_secret(
-    app: Any, client: TestClient, caller: Caller, training_file: dict, db_sessionmaker: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+    app: Any,
+    client: TestClient,
+    caller: Caller,
+    training_file: dict,
+    db_sessionmaker: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def broken(job_id: str) -> None:
         raise ConnectionError("cannot reach redis://:hunter2@broker:6379/0")

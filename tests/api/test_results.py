@@ -36,8 +36,13 @@ class SucceededJob:
 
 
 def _result_file(
-    session: Session, artifacts: ArtifactStore, project_id: str, job_id: str, kind: result_files.ResultKind,
-    data: bytes | None = None, key: str | None = None,
+    session: Session,
+    artifacts: ArtifactStore,
+    project_id: str,
+    job_id: str,
+    kind: result_files.ResultKind,
+    data: bytes | None = None,
+    key: str | None = None,
 ) -> str:
     """A result file row named as the worker names it (``store.result_files``)."""
     blob = artifacts.save_bytes(data, prefix=result_files.FILES_PREFIX) if data is not None else None
@@ -54,9 +59,20 @@ def _result_file(
 
 
 @pytest.fixture
-def succeeded_job(client: TestClient, caller: Caller, training_file: dict, artifacts: ArtifactStore, db_sessionmaker: sessionmaker[Session], tmp_path: Path) -> SucceededJob:
+def succeeded_job(
+    client: TestClient,
+    caller: Caller,
+    training_file: dict,
+    artifacts: ArtifactStore,
+    db_sessionmaker: sessionmaker[Session],
+    tmp_path: Path,
+) -> SucceededJob:
     """A job taken through the store's transitions to ``succeeded``, with real result blobs."""
-    job_id = client.post(JOBS, json={"model": "smollm2-135m-instruct", "training_file": training_file["id"], "suffix": "demo"}, headers=caller.headers).json()["id"]
+    job_id = client.post(
+        JOBS,
+        json={"model": "smollm2-135m-instruct", "training_file": training_file["id"], "suffix": "demo"},
+        headers=caller.headers,
+    ).json()["id"]
     adapter_dir = tmp_path / "adapter"
     adapter_dir.mkdir()
     (adapter_dir / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
@@ -71,7 +87,12 @@ def succeeded_job(client: TestClient, caller: Caller, training_file: dict, artif
         lines = "".join(json.dumps(r) + "\n" for r in RATIONALES).encode()
         rationales_id = _result_file(session, artifacts, caller.project_id, job_id, result_files.RATIONALES, lines)
         store_jobs.mark_succeeded(
-            session, job_id, WORKER, fine_tuned_model=model_name, trained_tokens=1234, result_files=[adapter_id, report_id, rationales_id]
+            session,
+            job_id,
+            WORKER,
+            fine_tuned_model=model_name,
+            trained_tokens=1234,
+            result_files=[adapter_id, report_id, rationales_id],
         )
     return SucceededJob(job_id, model_name, artifacts.path(key).read_bytes(), adapter_id)
 
@@ -95,7 +116,9 @@ def test_the_adapter_downloads_whole_with_its_checksum(client: TestClient, calle
     ("header", "start", "end"),
     [("bytes=10-99", 10, 99), ("bytes=100-", 100, None), ("bytes=-20", -20, None), ("bytes=0-999999", 0, None)],
 )
-def test_single_byte_ranges_are_206(client: TestClient, caller: Caller, succeeded_job: SucceededJob, header: str, start: int, end: int | None) -> None:
+def test_single_byte_ranges_are_206(
+    client: TestClient, caller: Caller, succeeded_job: SucceededJob, header: str, start: int, end: int | None
+) -> None:
     data = succeeded_job.adapter
     size = len(data)
     expected = data[start:] if end is None else data[start : end + 1]
@@ -138,7 +161,9 @@ def test_the_succeeded_job_reports_its_model_and_results(client: TestClient, cal
     assert succeeded_job.adapter_file_id in job["result_files"]
 
 
-def test_models_list_base_and_fine_tuned(client: TestClient, caller: Caller, other_caller: Caller, succeeded_job: SucceededJob) -> None:
+def test_models_list_base_and_fine_tuned(
+    client: TestClient, caller: Caller, other_caller: Caller, succeeded_job: SucceededJob
+) -> None:
     models = client.get("/v1/models", headers=caller.headers).json()
     assert models["object"] == "list"
     by_id = {m["id"]: m for m in models["data"]}
@@ -149,13 +174,19 @@ def test_models_list_base_and_fine_tuned(client: TestClient, caller: Caller, oth
     # A base model id may hold a slash (a hub id from the deployment's list).
     assert client.get("/v1/models/HuggingFaceTB/SmolLM2-135M-Instruct", headers=caller.headers).json()["owned_by"] == "radis"
     assert client.get(f"/v1/models/{succeeded_job.fine_tuned_model}", headers=other_caller.headers).status_code == 404
-    assert succeeded_job.fine_tuned_model not in {m["id"] for m in client.get("/v1/models", headers=other_caller.headers).json()["data"]}
+    assert succeeded_job.fine_tuned_model not in {
+        m["id"] for m in client.get("/v1/models", headers=other_caller.headers).json()["data"]
+    }
 
 
-def test_results_of_another_project_or_an_unfinished_job_are_404(client: TestClient, caller: Caller, other_caller: Caller, succeeded_job: SucceededJob, training_file: dict) -> None:
+def test_results_of_another_project_or_an_unfinished_job_are_404(
+    client: TestClient, caller: Caller, other_caller: Caller, succeeded_job: SucceededJob, training_file: dict
+) -> None:
     for path in ("adapter", "report", "rationales"):
         assert client.get(f"{JOBS}/{succeeded_job.id}/{path}", headers=other_caller.headers).status_code == 404
-    queued = client.post(JOBS, json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]}, headers=caller.headers).json()["id"]
+    queued = client.post(
+        JOBS, json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]}, headers=caller.headers
+    ).json()["id"]
     response = client.get(f"{JOBS}/{queued}/adapter", headers=caller.headers)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "result_not_available"

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
@@ -33,8 +33,11 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 @pytest.fixture
 def real_ids(client, caller: Caller, training_file: dict[str, Any]) -> dict[str, str]:
     """A processed file and a queued job of the caller's project."""
-    job = client.post("/v1/fine_tuning/jobs", json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]},
-                      headers=caller.headers)
+    job = client.post(
+        "/v1/fine_tuning/jobs",
+        json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]},
+        headers=caller.headers,
+    )
     assert job.status_code == 200, job.text
     return {"file_id": training_file["id"], "job_id": job.json()["id"], "model_id": "smollm2-135m-instruct"}
 
@@ -55,8 +58,14 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(app: FastAPI, caller: Cal
     for operation in operations:
         for mode in GenerationMode:
 
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def fuzz(case: Any) -> None:
                 send(case)

@@ -29,10 +29,11 @@ def files_in(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
 
-def receive(store: ArtifactStore, body: AsyncIterator[bytes], max_bytes: int):  # noqa: ANN201
-    async def run():  # noqa: ANN202
-        return await receive_upload(body, CONTENT_TYPE, store, max_bytes=max_bytes, prefix="files", name="file-x",
-                                    allowed_fields=frozenset({"purpose"}))
+def receive(store: ArtifactStore, body: AsyncIterator[bytes], max_bytes: int):
+    async def run():
+        return await receive_upload(
+            body, CONTENT_TYPE, store, max_bytes=max_bytes, prefix="files", name="file-x", allowed_fields=frozenset({"purpose"})
+        )
 
     return anyio.run(run)
 

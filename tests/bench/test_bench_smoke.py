@@ -38,7 +38,24 @@ def test_generation_bench_runs_and_checks_identical_outputs(capsys):
 def test_training_bench_runs_and_reports_padding_and_ratio(capsys):
     import training
 
-    assert training.main(["--model", "tiny", "--examples", "8", "--steps", "2", "--batch", "2",
-                          "--max-seq-len", "512", "--checkpoint-every", "1"]) == 0
+    assert (
+        training.main(
+            [
+                "--model",
+                "tiny",
+                "--examples",
+                "8",
+                "--steps",
+                "2",
+                "--batch",
+                "2",
+                "--max-seq-len",
+                "512",
+                "--checkpoint-every",
+                "1",
+            ]
+        )
+        == 0
+    )
     line = last_line(capsys)
     assert line.startswith("training: padding ") and "raw fwd+bwd" in line

@@ -24,8 +24,15 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _finished_jobs(service: Service) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -33,16 +40,29 @@ def _finished_jobs(service: Service) -> tuple[dict[str, Any], dict[str, Any]]:
     c = service.client()
     files = {}
     for name in ("train", "valid"):
-        r = c.post("/v1/files", files={"file": (f"{name}.jsonl", (service.data / f"{name}.jsonl").read_bytes())}, data={"purpose": "fine-tune"})
+        r = c.post(
+            "/v1/files",
+            files={"file": (f"{name}.jsonl", (service.data / f"{name}.jsonl").read_bytes())},
+            data={"purpose": "fine-tune"},
+        )
         assert r.status_code == 200, r.text
         files[name] = r.json()["id"]
     jobs = []
     for method in ("radis", "supervised"):
         # min_retention: the retention chart draws it as a line.
         evaluation = {**SMALL["evaluation"], "min_retention": 0.9}
-        settings = {**SMALL, "evaluation": evaluation} if method == "radis" else {"hyperparameters": SMALL["hyperparameters"], "evaluation": evaluation}
-        body = {"model": str(service.tiny), "training_file": files["train"], "validation_file": files["valid"], "suffix": f"ui-{method}",
-                "method": {"type": method, method: settings}}
+        settings = (
+            {**SMALL, "evaluation": evaluation}
+            if method == "radis"
+            else {"hyperparameters": SMALL["hyperparameters"], "evaluation": evaluation}
+        )
+        body = {
+            "model": str(service.tiny),
+            "training_file": files["train"],
+            "validation_file": files["valid"],
+            "suffix": f"ui-{method}",
+            "method": {"type": method, method: settings},
+        }
         r = c.post("/v1/fine_tuning/jobs", json=body)
         assert r.status_code == 200, r.text
         jobs.append(r.json())
@@ -151,5 +171,8 @@ def test_the_page_itself_is_public_and_holds_no_data(service: Service) -> None:
     for asset in ("app.js", "app.css"):
         assert httpx.get(f"{service.base}/dashboard/static/{asset}").status_code == 200
     # No external resource: the page works offline.
-    assert "http" not in page.text.replace(service.base, "") and "//" not in httpx.get(f"{service.base}/dashboard/static/app.css").text
+    assert (
+        "http" not in page.text.replace(service.base, "")
+        and "//" not in httpx.get(f"{service.base}/dashboard/static/app.css").text
+    )
     assert httpx.get(f"{service.base}/v1/fine_tuning/jobs").status_code == 401

@@ -119,9 +119,12 @@ def service_env(settings: Settings) -> dict[str, str]:
     """The environment that makes an API or worker process read ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADIS_")}
     env.update(
-        RADIS_DATA_DIR=str(settings.data_dir), RADIS_DATABASE_URL=settings.database_url,
-        RADIS_BROKER_URL=settings.broker_url, RADIS_RESULT_BACKEND=settings.result_backend,
-        RADIS_CACHE_DIR=str(settings.cache_dir), RADIS_MAX_UPLOAD_BYTES=str(settings.max_upload_bytes),
+        RADIS_DATA_DIR=str(settings.data_dir),
+        RADIS_DATABASE_URL=settings.database_url,
+        RADIS_BROKER_URL=settings.broker_url,
+        RADIS_RESULT_BACKEND=settings.result_backend,
+        RADIS_CACHE_DIR=str(settings.cache_dir),
+        RADIS_MAX_UPLOAD_BYTES=str(settings.max_upload_bytes),
         RADIS_ALLOW_LOCAL_MODELS="true" if settings.allow_local_models else "false",
     )
     return env
@@ -134,7 +137,11 @@ def api_process(settings: Settings, log_path: Path, port: int | None = None) -> 
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO_ROOT, env=service_env(settings), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=REPO_ROOT,
+            env=service_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:

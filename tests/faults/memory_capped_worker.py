@@ -40,10 +40,10 @@ def warm_up(factory, job_id: str) -> None:
 
 def main(argv: list[str]) -> None:
     headroom_mb, first, others = int(argv[0]), argv[1], argv[2:]
-    import radis_core.pipeline  # noqa: F401 - loaded before the cap: imports are not the job's memory
     import torch  # noqa: F401
     import transformers  # noqa: F401
 
+    import radis_core.pipeline  # noqa: F401 - loaded before the cap: imports are not the job's memory
     from store.artifacts import ArtifactStore
     from store.settings import get_settings
     from worker.runner import process_job, worker_sessionmaker

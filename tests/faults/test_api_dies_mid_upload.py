@@ -33,18 +33,29 @@ BOUNDARY = "f4ultb0undary"
 
 def corpus(n: int) -> bytes:
     return "".join(
-        json.dumps({"source": f"Das ist der Satz Nummer {i}, lang genug.", "target": f"This is sentence number {i}, long enough.",
-                    "src_lang": "de", "tgt_lang": "en"}) + "\n"
+        json.dumps(
+            {
+                "source": f"Das ist der Satz Nummer {i}, lang genug.",
+                "target": f"This is sentence number {i}, long enough.",
+                "src_lang": "de",
+                "tgt_lang": "en",
+            }
+        )
+        + "\n"
         for i in range(n)
     ).encode()
 
 
 def multipart(content: bytes) -> bytes:
     return (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="train.jsonl"\r\n'
-        "Content-Type: application/jsonl\r\n\r\n"
-    ).encode() + content + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="train.jsonl"\r\n'
+            "Content-Type: application/jsonl\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def blobs(root: Path) -> list[Path]:
@@ -55,8 +66,14 @@ def blobs(root: Path) -> list[Path]:
 def test_an_upload_cut_by_the_api_dying_leaves_nothing_and_a_retry_succeeds(
     factory: sessionmaker[Session], worker_db_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", database_url=worker_db_url, broker_url=redis_url, result_backend=redis_url,
-                        cache_dir=tmp_path / "cache", max_upload_bytes=64 << 20)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=worker_db_url,
+        broker_url=redis_url,
+        result_backend=redis_url,
+        cache_dir=tmp_path / "cache",
+        max_upload_bytes=64 << 20,
+    )
     with session_scope(factory) as session:
         project = create_project(session, "upload-crash")
         key, _ = create_key(session, project.id, "k")

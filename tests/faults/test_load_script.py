@@ -21,10 +21,34 @@ def test_the_load_script_creates_polls_and_accounts_for_every_job(redis_db_url: 
     redis = make_url(redis_db_url)
     report_path = tmp_path / "load.json"
     run = subprocess.run(
-        [sys.executable, "bench/load.py", "--clients", "40", "--jobs-per-client", "2", "--polls", "2", "--projects", "4",
-         "--pg", PG_SERVER_URL, "--redis-host", redis.host, "--redis-port", str(redis.port), "--redis-db", redis.database,
-         "--timeout", "120", "--json", str(report_path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "bench/load.py",
+            "--clients",
+            "40",
+            "--jobs-per-client",
+            "2",
+            "--polls",
+            "2",
+            "--projects",
+            "4",
+            "--pg",
+            PG_SERVER_URL,
+            "--redis-host",
+            redis.host,
+            "--redis-port",
+            str(redis.port),
+            "--redis-db",
+            redis.database,
+            "--timeout",
+            "120",
+            "--json",
+            str(report_path),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(report_path.read_text())

@@ -29,23 +29,39 @@ HEADROOM_MB = 64
 
 
 def long_pairs(n: int = 16) -> list[Pair]:
-    words = "Anna kauft Äpfel und Birnen auf dem Markt".split()
-    return [Pair(source=" ".join(words[(i + j) % len(words)] for j in range(250)) + f" {i}.",
-                 target=" ".join(["Anna buys apples"] * 80) + f" {i}.", src_lang="de", tgt_lang="en", line=i + 1)
-            for i in range(n)]
+    words = ["Anna", "kauft", "Äpfel", "und", "Birnen", "auf", "dem", "Markt"]
+    return [
+        Pair(
+            source=" ".join(words[(i + j) % len(words)] for j in range(250)) + f" {i}.",
+            target=" ".join(["Anna buys apples"] * 80) + f" {i}.",
+            src_lang="de",
+            tgt_lang="en",
+            line=i + 1,
+        )
+        for i in range(n)
+    ]
 
 
 def test_a_job_that_runs_out_of_memory_fails_clearly_and_the_worker_serves_the_next(
     factory: sessionmaker[Session], worker_settings: Settings, make_job, tmp_path: Path
 ) -> None:
     quick = {"method": "supervised", "method_settings": {"evaluation": {"retention": False}}}
-    greedy = make_job(corpus=write_jsonl(long_pairs(), tmp_path / "long.jsonl").read_bytes(),
-                      hyperparameters={"batch_size": 12, "max_seq_len": 2048, "max_steps": 1}, **quick)
+    greedy = make_job(
+        corpus=write_jsonl(long_pairs(), tmp_path / "long.jsonl").read_bytes(),
+        hyperparameters={"batch_size": 12, "max_seq_len": 2048, "max_steps": 1},
+        **quick,
+    )
     following = make_job(hyperparameters={"max_steps": 1}, **quick)
 
     env = {**worker_env(worker_settings), "MALLOC_ARENA_MAX": "1"}  # one malloc arena: address space grows only with use
-    run = subprocess.run([sys.executable, "-m", "tests.faults.memory_capped_worker", str(HEADROOM_MB), greedy, following],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.faults.memory_capped_worker", str(HEADROOM_MB), greedy, following],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     outcomes = dict(line.split() for line in run.stdout.splitlines() if line.startswith("ftjob-"))
     assert run.returncode == 0, run.stderr[-4000:]
     assert outcomes == {greedy: "failed", following: "succeeded"}, run.stderr[-4000:]

@@ -52,12 +52,23 @@ def load_job_fails(factory, job_id: str) -> bool:
 
 
 def test_a_postgres_restart_mid_job_is_survived_and_the_api_says_503_meanwhile(
-    throwaway_postgres: ThrowawayPostgres, tiny_model_dir: Path, model_cache_dir: Path, tmp_path: Path, redis_url: str,
+    throwaway_postgres: ThrowawayPostgres,
+    tiny_model_dir: Path,
+    model_cache_dir: Path,
+    tmp_path: Path,
+    redis_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     url = throwaway_postgres.create_database()
-    settings = Settings(data_dir=tmp_path / "data", database_url=url, broker_url=redis_url, result_backend=redis_url,
-                        cache_dir=model_cache_dir, heartbeat_interval_s=0.5, stale_after_s=60)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        broker_url=redis_url,
+        result_backend=redis_url,
+        cache_dir=model_cache_dir,
+        heartbeat_interval_s=0.5,
+        stale_after_s=60,
+    )
     factory = make_sessionmaker(make_engine(url))
     artifacts = ArtifactStore(settings.artifacts_root)
     corpus = write_jsonl(de_en_pairs(), tmp_path / "train.jsonl").read_bytes()
@@ -66,10 +77,23 @@ def test_a_postgres_restart_mid_job_is_survived_and_the_api_says_503_meanwhile(
         key, _ = create_key(session, project.id, "k")
         file_id = new_file_id()
         blob = artifacts.save_bytes(corpus, prefix="files", name=file_id)
-        create_file(session, project_id=project.id, filename="train.jsonl", purpose="fine-tune", nbytes=blob.bytes,
-                    sha256=blob.sha256, storage_key=blob.key, file_id=file_id)
+        create_file(
+            session,
+            project_id=project.id,
+            filename="train.jsonl",
+            purpose="fine-tune",
+            nbytes=blob.bytes,
+            sha256=blob.sha256,
+            storage_key=blob.key,
+            file_id=file_id,
+        )
         job, _ = create_job(
-            session, project_id=project.id, model=str(tiny_model_dir), training_file_id=file_id, method="supervised", seed=7,
+            session,
+            project_id=project.id,
+            model=str(tiny_model_dir),
+            training_file_id=file_id,
+            method="supervised",
+            seed=7,
             hyperparameters={**TINY_HYPERPARAMETERS, "n_epochs": 3},
             method_settings={**TINY_METHOD_SETTINGS, "evaluation": {**TINY_METHOD_SETTINGS["evaluation"], "retention": False}},
         )
@@ -77,8 +101,9 @@ def test_a_postgres_restart_mid_job_is_survived_and_the_api_says_503_meanwhile(
 
     outcome: dict[str, str] = {}
     worker = threading.Thread(
-        target=lambda: outcome.update(result=process_job(factory, artifacts, settings, job_id, f"w-{secrets.token_hex(2)}",
-                                                         cancel_poll_s=0.1)),
+        target=lambda: outcome.update(
+            result=process_job(factory, artifacts, settings, job_id, f"w-{secrets.token_hex(2)}", cancel_poll_s=0.1)
+        ),
         daemon=True,
     )
     worker.start()

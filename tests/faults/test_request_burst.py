@@ -36,7 +36,9 @@ def test_a_burst_larger_than_the_pool_gets_200s_not_503s(worker_db_url: str, red
 
     async def burst() -> list[int]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api", headers={"Authorization": f"Bearer {key}"}) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
             answers = await asyncio.gather(*(client.get("/v1/fine_tuning/jobs") for _ in range(BURST)))
         return [a.status_code for a in answers]
 

@@ -44,13 +44,23 @@ LONG_JOB = {
 
 
 def fault_settings(worker_settings: Settings, broker: str) -> Settings:
-    return Settings(data_dir=worker_settings.data_dir, database_url=worker_settings.database_url, broker_url=broker,
-                    result_backend=broker, cache_dir=worker_settings.cache_dir, heartbeat_interval_s=0.5, stale_after_s=3.0)
+    return Settings(
+        data_dir=worker_settings.data_dir,
+        database_url=worker_settings.database_url,
+        broker_url=broker,
+        result_backend=broker,
+        cache_dir=worker_settings.cache_dir,
+        heartbeat_interval_s=0.5,
+        stale_after_s=3.0,
+    )
 
 
 def training_steps(factory: sessionmaker[Session], job_id: str) -> list[tuple[int, float]]:
-    return [(e.data["step"], e.data["train_loss"]) for e in job_events(factory, job_id)
-            if e.type == "metrics" and e.data and "train_loss" in e.data]
+    return [
+        (e.data["step"], e.data["train_loss"])
+        for e in job_events(factory, job_id)
+        if e.type == "metrics" and e.data and "train_loss" in e.data
+    ]
 
 
 def adapter_tensors(factory: sessionmaker[Session], artifacts: ArtifactStore, job_id: str) -> dict:
@@ -64,7 +74,12 @@ def adapter_tensors(factory: sessionmaker[Session], artifacts: ArtifactStore, jo
 
 
 def test_a_sigkilled_worker_is_replaced_and_the_job_resumes_from_its_checkpoint_to_the_same_result(
-    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, redis_db_url: str, make_job, tmp_path: Path
+    factory: sessionmaker[Session],
+    artifacts: ArtifactStore,
+    worker_settings: Settings,
+    redis_db_url: str,
+    make_job,
+    tmp_path: Path,
 ) -> None:
     settings = fault_settings(worker_settings, redis_db_url)
     queue = JobQueue(factory, settings)
@@ -122,8 +137,10 @@ def test_a_flushed_broker_loses_no_job(
     settings = fault_settings(worker_settings, redis_db_url)
     queue = JobQueue(factory, settings)
     running = make_job(**{**LONG_JOB, "hyperparameters": {"n_epochs": 2}})
-    waiting = [make_job(method="supervised", hyperparameters={"max_steps": 1}, method_settings={"evaluation": {"retention": False}})
-               for _ in range(2)]
+    waiting = [
+        make_job(method="supervised", hyperparameters={"max_steps": 1}, method_settings={"evaluation": {"retention": False}})
+        for _ in range(2)
+    ]
     log = tmp_path / "worker.log"
     broker = redis.Redis.from_url(redis_db_url)
 
@@ -142,8 +159,7 @@ def test_a_flushed_broker_loses_no_job(
         assert [load_job(factory, j).status for j in waiting] == ["queued", "queued"]  # the doorbell is gone
 
         # Thresholds 0: the test cannot wait the production 10 minutes before presuming them lost.
-        counts = reconcile_once(factory, settings, queue,
-                                requeue_after_s=0.0, unsent_grace_s=0.0)
+        counts = reconcile_once(factory, settings, queue, requeue_after_s=0.0, unsent_grace_s=0.0)
         assert counts == {"queued": 2, "stale": 0, "errors": 0}
         for job_id in waiting:
             job = wait_until_finished(factory, job_id, worker, log)

@@ -22,5 +22,6 @@ HOSTILE_MAX_UPLOAD_BYTES = 512 * 1024
 @pytest.fixture
 def api_settings(settings: Settings) -> Settings:
     """The test service's settings (tests/conftest.py) with the larger upload limit."""
-    return Settings.model_validate({**settings.model_dump(), "max_upload_bytes": HOSTILE_MAX_UPLOAD_BYTES,
-                                    "public_models": ["smollm2-135m-instruct"]})
+    return Settings.model_validate(
+        {**settings.model_dump(), "max_upload_bytes": HOSTILE_MAX_UPLOAD_BYTES, "public_models": ["smollm2-135m-instruct"]}
+    )

@@ -63,8 +63,11 @@ def other_file(client: TestClient, other_caller: Caller) -> dict[str, Any]:
 
 @pytest.fixture
 def queued_job(client: TestClient, caller: Caller, training_file: dict[str, Any]) -> dict[str, Any]:
-    response = client.post("/v1/fine_tuning/jobs", json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]},
-                           headers=caller.headers)
+    response = client.post(
+        "/v1/fine_tuning/jobs",
+        json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]},
+        headers=caller.headers,
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -117,15 +120,21 @@ def test_hostile_upload_is_refused_naming_the_line(name: str, client: TestClient
 
 @pytest.mark.parametrize("name", JOB_CASES)
 def test_hostile_job_request_is_refused_naming_the_field(
-    name: str, client: TestClient, caller: Caller, training_file: dict[str, Any], other_file: dict[str, Any],
-    snapshot: Snapshot, enqueued,
+    name: str,
+    client: TestClient,
+    caller: Caller,
+    training_file: dict[str, Any],
+    other_file: dict[str, Any],
+    snapshot: Snapshot,
+    enqueued,
 ) -> None:
     expected = EXPECTED[f"jobs/{name}"]
     body = (CORPUS / "jobs" / name).read_text()
     body = body.replace("$TRAINING_FILE", training_file["id"]).replace("$OTHER_FILE", other_file["id"])
     before = snapshot.take()
-    response = client.post("/v1/fine_tuning/jobs", content=body.encode(),
-                           headers={**caller.headers, "content-type": "application/json"})
+    response = client.post(
+        "/v1/fine_tuning/jobs", content=body.encode(), headers={**caller.headers, "content-type": "application/json"}
+    )
     error = assert_refused(response, expected["status"], expected["code"], expected["param"])
     if expected["param"]:
         assert expected["param"].split(".")[-1] in error["message"], error
@@ -135,7 +144,11 @@ def test_hostile_job_request_is_refused_naming_the_field(
 
 @pytest.mark.parametrize("case", REQUESTS, ids=[case["name"] for case in REQUESTS])
 def test_hostile_request_is_refused(
-    case: dict[str, Any], client: TestClient, caller: Caller, training_file: dict[str, Any], queued_job: dict[str, Any],
+    case: dict[str, Any],
+    client: TestClient,
+    caller: Caller,
+    training_file: dict[str, Any],
+    queued_job: dict[str, Any],
     snapshot: Snapshot,
 ) -> None:
     def fill(text: str) -> str:
@@ -151,17 +164,24 @@ def test_hostile_request_is_refused(
     assert snapshot.take() == before
 
 
-def test_a_2gb_line_is_cut_at_the_upload_limit_without_reading_it_all(app: FastAPI, client: TestClient, caller: Caller, snapshot: Snapshot) -> None:
+def test_a_2gb_line_is_cut_at_the_upload_limit_without_reading_it_all(
+    app: FastAPI, client: TestClient, caller: Caller, snapshot: Snapshot
+) -> None:
     """Declared honestly it is refused from Content-Length before a byte is read; streamed without a
     length (straight to the ASGI app: TestClient would drain the whole body first), the app stops
     asking for body chunks at the limit."""
     before = snapshot.take()
-    declared = client.post("/v1/files", content=b"", headers={
-        **caller.headers, "content-type": "multipart/form-data; boundary=zz", "content-length": str(2 << 30)})
+    declared = client.post(
+        "/v1/files",
+        content=b"",
+        headers={**caller.headers, "content-type": "multipart/form-data; boundary=zz", "content-length": str(2 << 30)},
+    )
     assert_refused(declared, 413, "file_too_large", "file")
 
-    head = (b'--zz\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
-            b'--zz\r\nContent-Disposition: form-data; name="file"; filename="line.jsonl"\r\n\r\n{"source": "')
+    head = (
+        b'--zz\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
+        b'--zz\r\nContent-Disposition: form-data; name="file"; filename="line.jsonl"\r\n\r\n{"source": "'
+    )
     chunk, total = 1 << 20, 2 << 30
     produced = 0
 
@@ -177,11 +197,21 @@ def test_a_2gb_line_is_cut_at_the_upload_limit_without_reading_it_all(app: FastA
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/v1/files", "raw_path": b"/v1/files", "root_path": "", "query_string": b"", "client": ("127.0.0.1", 1),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/files",
+        "raw_path": b"/v1/files",
+        "root_path": "",
+        "query_string": b"",
+        "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
-        "headers": [(b"authorization", caller.headers["Authorization"].encode()),
-                    (b"content-type", b"multipart/form-data; boundary=zz")],
+        "headers": [
+            (b"authorization", caller.headers["Authorization"].encode()),
+            (b"content-type", b"multipart/form-data; boundary=zz"),
+        ],
     }
     anyio.run(app, scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")

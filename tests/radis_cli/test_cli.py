@@ -12,16 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from radis_core.corpus import Pair, write_jsonl
 from radis_cli.demo import free_port, stop_process_group, wait_ready
+from radis_core.corpus import Pair, write_jsonl
 from radis_core.tiny import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _radis(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "radis_cli.main", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "radis_cli.main", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -55,17 +56,33 @@ def test_serve_runs_a_job_on_the_embedded_default(tmp_path):
     write_jsonl([Pair(f"Ich habe {i} Hunde.", f"I have {i} dogs.", "de", "en", i + 1) for i in range(12)], tmp_path / "t.jsonl")
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, proc, timeout=90)
         deadline = time.time() + 120
         c = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
-        f = c.post("/v1/files", files={"file": ("t.jsonl", (tmp_path / "t.jsonl").read_bytes())}, data={"purpose": "fine-tune"}).json()
-        body = {"model": str(tiny), "training_file": f["id"], "method": {"type": "supervised", "supervised": {
-            "hyperparameters": {"batch_size": 4, "n_epochs": 1, "lora_rank": 4},
-            "evaluation": {"max_new_tokens": 8, "retention": False}}}}
+        f = c.post(
+            "/v1/files", files={"file": ("t.jsonl", (tmp_path / "t.jsonl").read_bytes())}, data={"purpose": "fine-tune"}
+        ).json()
+        body = {
+            "model": str(tiny),
+            "training_file": f["id"],
+            "method": {
+                "type": "supervised",
+                "supervised": {
+                    "hyperparameters": {"batch_size": 4, "n_epochs": 1, "lora_rank": 4},
+                    "evaluation": {"max_new_tokens": 8, "retention": False},
+                },
+            },
+        }
         job = c.post("/v1/fine_tuning/jobs", json=body).json()
         while (job := c.get(f"/v1/fine_tuning/jobs/{job['id']}").json())["status"] not in ("succeeded", "failed", "cancelled"):
             assert time.time() < deadline, (tmp_path / "serve.log").read_text()[-3000:]

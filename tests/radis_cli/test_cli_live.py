@@ -28,8 +28,14 @@ class Radis:
         self.env.update(RADIS_CONFIG=str(tmp / "config" / "radis.json"), COLUMNS="160", PYTHONUNBUFFERED="1")
 
     def __call__(self, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "radis_cli.main", *args], cwd=ROOT, env={**self.env, **env},
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "radis_cli.main", *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def json(self, *args: str) -> Any:
         result = self(*args, "--json")
@@ -54,9 +60,25 @@ def test_login_upload_create_watch_inspect_download(service: Service, tmp_path: 
     assert "empty_field" in refused.stderr and "│ 3 " in refused.stderr  # the table names line 3
     assert all(f["filename"] != "bad.jsonl" for f in radis.json("files", "list"))
 
-    created = radis("jobs", "create", "--model", str(service.tiny), "--training-file", str(service.data / "train.jsonl"),
-                    "--validation-file", str(service.data / "valid.jsonl"), "--method", "radis", "--suffix", "cli",
-                    "--settings", json.dumps(SMALL), "--hp", "n_epochs=1", "--watch")
+    created = radis(
+        "jobs",
+        "create",
+        "--model",
+        str(service.tiny),
+        "--training-file",
+        str(service.data / "train.jsonl"),
+        "--validation-file",
+        str(service.data / "valid.jsonl"),
+        "--method",
+        "radis",
+        "--suffix",
+        "cli",
+        "--settings",
+        json.dumps(SMALL),
+        "--hp",
+        "n_epochs=1",
+        "--watch",
+    )
     assert created.returncode == 0, created.stdout + created.stderr
     for shown in ("generating rationales", "training", "evaluating", "loss ", "Rationales ready", "succeeded"):
         assert shown in created.stdout, (shown, created.stdout)
@@ -96,8 +118,13 @@ def test_failed_and_cancelled_jobs_have_their_own_exit_codes(service: Service, t
     assert failed.returncode == EXIT_JOB_FAILED, failed.stdout + failed.stderr
     assert json.loads(failed.stdout)["status"] == "failed"
 
-    long = {"hyperparameters": {**SMALL["hyperparameters"], "max_steps": 2000, "checkpoint_every": 1000}, "evaluation": SMALL["evaluation"]}
-    job = radis.json("jobs", "create", "-m", str(service.tiny), "-t", train, "--method", "supervised", "--settings", json.dumps(long))
+    long = {
+        "hyperparameters": {**SMALL["hyperparameters"], "max_steps": 2000, "checkpoint_every": 1000},
+        "evaluation": SMALL["evaluation"],
+    }
+    job = radis.json(
+        "jobs", "create", "-m", str(service.tiny), "-t", train, "--method", "supervised", "--settings", json.dumps(long)
+    )
     assert radis.json("jobs", "cancel", job["id"])["status"] in ("cancelled", "running")
     watched = radis("jobs", "watch", job["id"])
     assert watched.returncode == EXIT_JOB_CANCELLED, watched.stdout + watched.stderr

@@ -37,7 +37,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return {"RADIS_BASE_URL": f"http://127.0.0.1:{free_port()}", "RADIS_API_KEY": "sk-radis-test"}
 
 
-def test_config_is_written_private_and_the_environment_wins(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_is_written_private_and_the_environment_wins(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = save_config("http://saved:1", "sk-saved")
     assert path == tmp_path / "cfg" / "config.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -65,7 +67,9 @@ def test_a_corrupt_config_is_named(env: dict[str, str], tmp_path: Path) -> None:
 
 def test_a_bad_corpus_is_refused_locally_with_line_numbers(env: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    lines = [json.dumps({"source": f"Satz {i}.", "target": f"Sentence {i}.", "src_lang": "de", "tgt_lang": "en"}) for i in range(10)]
+    lines = [
+        json.dumps({"source": f"Satz {i}.", "target": f"Sentence {i}.", "src_lang": "de", "tgt_lang": "en"}) for i in range(10)
+    ]
     lines[3] = json.dumps({"source": "Hallo", "target": "", "src_lang": "de", "tgt_lang": "en"})
     lines[6] = "{broken"
     bad.write_text("\n".join(lines) + "\n")
@@ -84,8 +88,12 @@ def test_a_server_that_does_not_answer_is_its_own_exit_code(env: dict[str, str],
         assert result.exit_code == EXIT_UNREACHABLE, (args, result.output)
         assert "could not reach the RaDis server" in result.output
     good = tmp_path / "good.jsonl"
-    good.write_text("".join(json.dumps({"source": f"Satz {i}.", "target": f"Sentence {i}.", "src_lang": "de", "tgt_lang": "en"}) + "\n"
-                            for i in range(10)))
+    good.write_text(
+        "".join(
+            json.dumps({"source": f"Satz {i}.", "target": f"Sentence {i}.", "src_lang": "de", "tgt_lang": "en"}) + "\n"
+            for i in range(10)
+        )
+    )
     # A valid file passes the local check and then meets the missing server.
     assert CliRunner().invoke(app, ["files", "upload", str(good)], env=env).exit_code == EXIT_UNREACHABLE
 
@@ -100,8 +108,22 @@ def test_bad_job_options_are_refused_by_name(env: dict[str, str]) -> None:
 
 
 def test_sse_parsing_follows_the_whatwg_rules() -> None:
-    lines = ["retry: 2000", "", ": keep-alive", "", "id: ftevent-1", "event: metrics", 'data: {"a":', "data: 1}", "",
-             "data:no-space", "", "event: end", 'data: {"status": "succeeded"}', ""]
+    lines = [
+        "retry: 2000",
+        "",
+        ": keep-alive",
+        "",
+        "id: ftevent-1",
+        "event: metrics",
+        'data: {"a":',
+        "data: 1}",
+        "",
+        "data:no-space",
+        "",
+        "event: end",
+        'data: {"status": "succeeded"}',
+        "",
+    ]
     messages = list(parse_sse(iter(lines)))
     assert [(m.event, m.id) for m in messages] == [("metrics", "ftevent-1"), ("message", None), ("end", None)]
     assert messages[0].json() == {"a": 1} and messages[1].data == "no-space" and messages[2].json()["status"] == "succeeded"
@@ -109,10 +131,16 @@ def test_sse_parsing_follows_the_whatwg_rules() -> None:
 
 def test_the_client_commands_import_no_torch(tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
-    good.write_text("".join(json.dumps({"source": f"Satz {i}.", "target": f"Sentence {i}.", "src_lang": "de", "tgt_lang": "en"}) + "\n"
-                            for i in range(10)))
-    code = ("import sys; from radis_cli.main import app; from radis_cli.commands.files import validate_locally; "
-            f"validate_locally(__import__('pathlib').Path({str(good)!r})); "
-            "heavy = sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules); print(heavy); sys.exit(bool(heavy))")
+    good.write_text(
+        "".join(
+            json.dumps({"source": f"Satz {i}.", "target": f"Sentence {i}.", "src_lang": "de", "tgt_lang": "en"}) + "\n"
+            for i in range(10)
+        )
+    )
+    code = (
+        "import sys; from radis_cli.main import app; from radis_cli.commands.files import validate_locally; "
+        f"validate_locally(__import__('pathlib').Path({str(good)!r})); "
+        "heavy = sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules); print(heavy); sys.exit(bool(heavy))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -29,6 +29,13 @@ def make_pairs(n: int) -> list[Pair]:
     out = []
     for i in range(n):
         extra = " und der Hund ist groß" * (i % 3)
-        out.append(Pair(source=f"Anna kauft {i} Äpfel{extra}.", target=f"Anna buys {i} apples{' and the dog is big' * (i % 3)}.",
-                        src_lang="de", tgt_lang="en", line=i + 1))
+        out.append(
+            Pair(
+                source=f"Anna kauft {i} Äpfel{extra}.",
+                target=f"Anna buys {i} apples{' and the dog is big' * (i % 3)}.",
+                src_lang="de",
+                tgt_lang="en",
+                line=i + 1,
+            )
+        )
     return out

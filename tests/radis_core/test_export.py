@@ -3,11 +3,10 @@ import json
 import torch
 from peft import PeftModel
 
-from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters
 from radis_core.dataset import build_examples
 from radis_core.export import export_adapter, export_merged
-from radis_core.settings import resolve
 from radis_core.models import load_model, resolve_model
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters, resolve
 from radis_core.training import attach_lora, train
 
 from .conftest import make_pairs

@@ -7,7 +7,9 @@ from radis_core.prompts import ChatFormat
 def test_batched_greedy_equals_one_by_one(tiny):
     model, tok = tiny
     fmt = ChatFormat.for_tokenizer(tok)
-    prompts = [fmt.user_prompt(t) for t in ["Hund", "Der Hund ist groß und freundlich.", "Wie viele Äpfel hat Anna?", "3 + 4 = ?"]]
+    prompts = [
+        fmt.user_prompt(t) for t in ["Hund", "Der Hund ist groß und freundlich.", "Wie viele Äpfel hat Anna?", "3 + 4 = ?"]
+    ]
     settings = DecodeSettings(max_new_tokens=12)
     batched = generate(model, tok, prompts, settings, batch_size=4, end_of_turn=fmt.end_of_turn)
     single = [generate(model, tok, [p], settings, batch_size=1, end_of_turn=fmt.end_of_turn)[0] for p in prompts]
@@ -19,7 +21,9 @@ def test_progress_callback_and_order(tiny):
     model, tok = tiny
     seen = []
     prompts = ["a", "a much longer prompt than the first one", "mid length"]
-    outs = generate(model, tok, prompts, DecodeSettings(max_new_tokens=4), batch_size=2, on_batch=lambda d, t: seen.append((d, t)))
+    outs = generate(
+        model, tok, prompts, DecodeSettings(max_new_tokens=4), batch_size=2, on_batch=lambda d, t: seen.append((d, t))
+    )
     assert len(outs) == 3 and seen == [(2, 3), (3, 3)]
 
 
@@ -38,29 +42,46 @@ def _hf_one_by_one(model, tok, prompts, settings, end_of_turn):
     out = []
     for p in prompts:
         ids = tok(p, add_special_tokens=False, return_tensors="pt")
-        kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=eos[0],
-                      temperature=None, top_p=None, top_k=None,
-                      repetition_penalty=settings.repetition_penalty if settings.repetition_penalty != 1.0 else None,
-                      no_repeat_ngram_size=settings.no_repeat_ngram_size or None)
+        kwargs = dict(
+            max_new_tokens=settings.max_new_tokens,
+            do_sample=False,
+            eos_token_id=eos,
+            pad_token_id=eos[0],
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            repetition_penalty=settings.repetition_penalty if settings.repetition_penalty != 1.0 else None,
+            no_repeat_ngram_size=settings.no_repeat_ngram_size or None,
+        )
         if settings.stop:
             kwargs.update(stop_strings=list(settings.stop), tokenizer=tok)
         with torch.inference_mode():
             seq = model.generate(**ids, **kwargs)
-        toks = _strip_after_eos(seq[0, ids["input_ids"].shape[1]:].tolist(), eos, eos[0])
+        toks = _strip_after_eos(seq[0, ids["input_ids"].shape[1] :].tolist(), eos, eos[0])
         out.append(cut_at_stop(tok.decode(toks, skip_special_tokens=True), settings.stop))
     return out
 
 
-PROMPTS = ["Hund", "Der Hund ist groß und freundlich, und die Katze schläft.", "Wie viele Äpfel hat Anna?", "3 + 4 = ?",
-           "Ein sehr langer Satz über das Wetter in Berlin, das heute kalt und windig ist, mit Regen am Abend.", "Ja."]
+PROMPTS = [
+    "Hund",
+    "Der Hund ist groß und freundlich, und die Katze schläft.",
+    "Wie viele Äpfel hat Anna?",
+    "3 + 4 = ?",
+    "Ein sehr langer Satz über das Wetter in Berlin, das heute kalt und windig ist, mit Regen am Abend.",
+    "Ja.",
+]
 
 
-@pytest.mark.parametrize("settings", [
-    DecodeSettings(max_new_tokens=16, repetition_penalty=1.15),
-    DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2),
-    # the tiny model's random weights repeat one token unless n-grams are blocked
-    DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2, repetition_penalty=1.3, stop=("and", "viele")),
-], ids=["repetition-penalty", "no-repeat-ngram", "stop-string"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        DecodeSettings(max_new_tokens=16, repetition_penalty=1.15),
+        DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2),
+        # the tiny model's random weights repeat one token unless n-grams are blocked
+        DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2, repetition_penalty=1.3, stop=("and", "viele")),
+    ],
+    ids=["repetition-penalty", "no-repeat-ngram", "stop-string"],
+)
 def test_greedy_equals_transformers_generate_one_at_a_time(tiny, settings):
     model, tok = tiny
     fmt = ChatFormat.for_tokenizer(tok)
@@ -75,10 +96,17 @@ def test_rows_that_stop_early_leave_the_batch_without_changing_the_others(tiny):
     prompts = [fmt.user_prompt(t) for t in PROMPTS]
     # a stop string ends some rows within a few tokens while the rest run to their budget
     stops = ("and", "viele")
-    stopped = generate(model, tok, prompts, DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2, stop=stops),
-                       batch_size=6, end_of_turn=fmt.end_of_turn)
-    full = generate(model, tok, prompts, DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2), batch_size=6,
-                    end_of_turn=fmt.end_of_turn)
+    stopped = generate(
+        model,
+        tok,
+        prompts,
+        DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2, stop=stops),
+        batch_size=6,
+        end_of_turn=fmt.end_of_turn,
+    )
+    full = generate(
+        model, tok, prompts, DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2), batch_size=6, end_of_turn=fmt.end_of_turn
+    )
     # half the batch finishing early makes the decoder drop those rows (COMPACT_AT) mid-decode
     assert sum(s.new_tokens < f.new_tokens for s, f in zip(stopped, full)) >= 3
     assert any(s.new_tokens == f.new_tokens for s, f in zip(stopped, full))
@@ -91,7 +119,9 @@ def test_sampling_is_seeded(tiny):
     settings = DecodeSettings(max_new_tokens=12, do_sample=True, temperature=1.0, top_p=0.95, seed=7)
     first = generate(model, tok, PROMPTS, settings, batch_size=3)
     assert [g.text for g in first] == [g.text for g in generate(model, tok, PROMPTS, settings, batch_size=3)]
-    other = generate(model, tok, PROMPTS, DecodeSettings(max_new_tokens=12, do_sample=True, temperature=1.0, seed=8), batch_size=3)
+    other = generate(
+        model, tok, PROMPTS, DecodeSettings(max_new_tokens=12, do_sample=True, temperature=1.0, seed=8), batch_size=3
+    )
     assert [g.text for g in first] != [g.text for g in other]
 
 

@@ -3,10 +3,10 @@ import json
 import pytest
 
 from radis_core.config import JobSpec
-from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
 from radis_core.corpus import write_jsonl
 from radis_core.events import JobCancelled
 from radis_core.pipeline import CorpusRejected, run_job
+from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
 
 from .conftest import make_pairs
 
@@ -16,8 +16,13 @@ def _spec(tmp_path, tiny_model_dir, method="radis", **kw):
     if not train.exists():
         write_jsonl(make_pairs(16), train)
     fields = dict(
-        model=str(tiny_model_dir), train_file=train, output_dir=tmp_path / f"out-{method}", method=method, seed=3,
-        cache_dir=tmp_path / "cache", device="cpu",
+        model=str(tiny_model_dir),
+        train_file=train,
+        output_dir=tmp_path / f"out-{method}",
+        method=method,
+        seed=3,
+        cache_dir=tmp_path / "cache",
+        device="cpu",
         hyperparameters=Hyperparameters(batch_size=4, n_epochs=1, lora_rank=4, max_seq_len=192, checkpoint_every=2),
         rationale=RationaleSettings(max_new_tokens=24, batch_size=8),
         evaluation=EvalSettings(max_new_tokens=12, max_probe_items=3, holdout_fraction=0.25),
@@ -50,15 +55,23 @@ def test_radis_job_end_to_end_on_tiny_model(tmp_path, tiny_model_dir):
     assert res.steps == 3 and res.trained_tokens > 0
 
     # Same data, same model: every rationale comes from the cache.
-    res2 = run_job(_spec(tmp_path, tiny_model_dir, ), on_event=lambda e: None)
+    res2 = run_job(
+        _spec(
+            tmp_path,
+            tiny_model_dir,
+        ),
+        on_event=lambda e: None,
+    )
     rat2 = res2.report["rationales"]
     assert rat2["generated"] == 0 and rat2["from_cache"] == 12
 
 
 def test_supervised_job_generates_no_rationales(tmp_path, tiny_model_dir):
     events = []
-    res = run_job(_spec(tmp_path, tiny_model_dir, method="supervised", evaluation=EvalSettings(retention=False, max_new_tokens=8)),
-                  on_event=events.append)
+    res = run_job(
+        _spec(tmp_path, tiny_model_dir, method="supervised", evaluation=EvalSettings(retention=False, max_new_tokens=8)),
+        on_event=events.append,
+    )
     assert "generating_rationales" not in {e.stage for e in events}
     assert not (res.report_path.parent / "rationales.jsonl").exists()
 
@@ -84,8 +97,15 @@ def test_bad_training_file_is_rejected_with_its_line(tmp_path, tiny_model_dir):
 
 def test_translation_template_is_a_job_setting_and_bad_placeholders_fail_before_loading(tmp_path, tiny_model_dir):
     custom = "{src_lang_name} → {tgt_lang_name}:\n{source}"
-    res = run_job(_spec(tmp_path, tiny_model_dir, method="supervised", translation_template=custom,
-                        evaluation=EvalSettings(retention=False, max_new_tokens=4)))
+    res = run_job(
+        _spec(
+            tmp_path,
+            tiny_model_dir,
+            method="supervised",
+            translation_template=custom,
+            evaluation=EvalSettings(retention=False, max_new_tokens=4),
+        )
+    )
     assert json.loads((res.adapter_dir / "meta.json").read_text())["translation_template"] == custom
     with pytest.raises(ValueError, match=r"\{domain\}"):
         run_job(_spec(tmp_path, "/nonexistent-model-is-never-loaded", translation_template="{domain}: {source}"))

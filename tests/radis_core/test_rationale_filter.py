@@ -4,8 +4,11 @@ PROMPT = "Translate the following text from German to English, then explain your
 
 
 def test_keeps_a_real_explanation():
-    v = judge("1. 'Hund' means 'dog'.\n2. 'habe' is the first person of 'haben', so 'I have'.\n3. The article 'einen' is accusative.",
-              prompt=PROMPT, reference="I have a dog.")
+    v = judge(
+        "1. 'Hund' means 'dog'.\n2. 'habe' is the first person of 'haben', so 'I have'.\n3. The article 'einen' is accusative.",
+        prompt=PROMPT,
+        reference="I have a dog.",
+    )
     assert v.kept and v.reason is None
 
 

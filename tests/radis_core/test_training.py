@@ -1,15 +1,12 @@
 import math
 
 import pytest
-
-from radis_core.events import CheckpointAnnounced, CheckpointSaved
 import torch
 
-from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters
 from radis_core.dataset import build_examples
-from radis_core.events import JobCancelled, TrainingDiverged
-from radis_core.settings import resolve
+from radis_core.events import CheckpointAnnounced, CheckpointSaved, JobCancelled, TrainingDiverged
 from radis_core.models import load_model, resolve_model
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters, resolve
 from radis_core.training import attach_lora, train
 
 from .conftest import make_pairs
@@ -18,8 +15,10 @@ from .conftest import make_pairs
 def _setup(tiny_model_dir, **hp_kw):
     model, tok = load_model(resolve_model(str(tiny_model_dir)), device="cpu", dtype="float32")
     examples, _ = build_examples(tok, make_pairs(12), method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=256)
-    hp = resolve(Hyperparameters(batch_size=4, n_epochs=2, learning_rate=5e-3, checkpoint_every=2, lora_rank=4, **hp_kw),
-                 n_examples=len(examples))
+    hp = resolve(
+        Hyperparameters(batch_size=4, n_epochs=2, learning_rate=5e-3, checkpoint_every=2, lora_rank=4, **hp_kw),
+        n_examples=len(examples),
+    )
     return attach_lora(model, hp, seed=7), tok, examples, hp
 
 
@@ -52,8 +51,14 @@ def test_a_checkpoint_is_announced_before_it_is_written(tiny_model_dir, tmp_path
     starts = [(step, on_disk) for kind, step, on_disk in seen if kind == "checkpoint_start"]
     assert starts == [(2, 0), (4, 2)]  # step N announced while only the previous checkpoint exists
     order = [(kind, step) for kind, step, _ in seen if kind != "metrics" or step in (2, 4)]
-    assert order == [("metrics", 2), ("checkpoint_start", 2), ("checkpoint", 2),
-                     ("metrics", 4), ("checkpoint_start", 4), ("checkpoint", 4)]
+    assert order == [
+        ("metrics", 2),
+        ("checkpoint_start", 2),
+        ("checkpoint", 2),
+        ("metrics", 4),
+        ("checkpoint_start", 4),
+        ("checkpoint", 4),
+    ]
 
 
 def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_model_dir, tmp_path):
@@ -67,8 +72,16 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_model_dir, tmp_pa
         return len(steps_seen) >= 4
 
     with pytest.raises(JobCancelled):
-        train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "b",
-              on_event=lambda e: steps_seen.append(1) if e.type == "metrics" else None, should_cancel=stop_after_step_4)
+        train(
+            model,
+            examples,
+            hp,
+            seed=7,
+            pad_id=tok.pad_token_id,
+            checkpoint_dir=tmp_path / "b",
+            on_event=lambda e: steps_seen.append(1) if e.type == "metrics" else None,
+            should_cancel=stop_after_step_4,
+        )
 
     model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)  # a fresh process would start like this
     resumed = train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "b")

@@ -69,7 +69,7 @@ def test_keys_are_stored_hashed_and_a_revoked_key_stops_at_once(
         for row in rows:
             stored = " ".join(str(getattr(row, column.key)) for column in ApiKey.__table__.columns)
             assert caller.key not in stored and second not in stored
-            assert caller.key[len("sk-radis-"):] not in stored
+            assert caller.key[len("sk-radis-") :] not in stored
     assert client.get("/v1/files", headers=caller.headers).status_code == 200
     with session_scope(db_sessionmaker) as session:
         first = next(k for k in list_keys(session, caller.project_id) if k.name == "test key")
@@ -80,16 +80,25 @@ def test_keys_are_stored_hashed_and_a_revoked_key_stops_at_once(
 
 
 def test_isolation_matrix_every_id_taking_route_is_404_for_another_project(
-    app: FastAPI, client: TestClient, caller: Caller, other_caller: Caller, training_file: dict[str, Any],
+    app: FastAPI,
+    client: TestClient,
+    caller: Caller,
+    other_caller: Caller,
+    training_file: dict[str, Any],
     succeeded_job: SucceededJob,
 ) -> None:
     ids = {"file_id": training_file["id"], "job_id": succeeded_job.id, "model_id": succeeded_job.fine_tuned_model}
     id_routes = [(m, p) for m, p in api_routes(app) if _PARAM.search(p) and p not in OPEN_ROUTES]
     assert {p for _, p in id_routes} >= {
-        "/v1/files/{file_id}", "/v1/files/{file_id}/content", "/v1/fine_tuning/jobs/{job_id}",
-        "/v1/fine_tuning/jobs/{job_id}/events", "/v1/fine_tuning/jobs/{job_id}/checkpoints",
-        "/v1/fine_tuning/jobs/{job_id}/cancel", "/v1/fine_tuning/jobs/{job_id}/adapter",
-        "/v1/fine_tuning/jobs/{job_id}/report", "/v1/fine_tuning/jobs/{job_id}/rationales",
+        "/v1/files/{file_id}",
+        "/v1/files/{file_id}/content",
+        "/v1/fine_tuning/jobs/{job_id}",
+        "/v1/fine_tuning/jobs/{job_id}/events",
+        "/v1/fine_tuning/jobs/{job_id}/checkpoints",
+        "/v1/fine_tuning/jobs/{job_id}/cancel",
+        "/v1/fine_tuning/jobs/{job_id}/adapter",
+        "/v1/fine_tuning/jobs/{job_id}/report",
+        "/v1/fine_tuning/jobs/{job_id}/rationales",
     }
     checked = []
     for method, path in id_routes:
@@ -184,9 +193,16 @@ def test_no_key_or_password_in_answers_or_logs(
         answers.append(client.get("/v1/files", headers={"Authorization": f"Bearer {wrong}"}))
         answers.append(client.get("/v1/files", headers=caller.headers))
         answers.append(upload(client, caller, b"not json\n" * 10))
-        answers.append(client.post("/v1/fine_tuning/jobs", json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]},
-                                   headers=caller.headers))
-        answers.append(client.post("/v1/fine_tuning/jobs", json={"model": caller.key, "training_file": wrong}, headers=caller.headers))
+        answers.append(
+            client.post(
+                "/v1/fine_tuning/jobs",
+                json={"model": "smollm2-135m-instruct", "training_file": training_file["id"]},
+                headers=caller.headers,
+            )
+        )
+        answers.append(
+            client.post("/v1/fine_tuning/jobs", json={"model": caller.key, "training_file": wrong}, headers=caller.headers)
+        )
         answers.append(client.get(f"/v1/files/{caller.key}", headers=caller.headers))
     assert [a.status_code for a in answers] == [401, 200, 400, 200, 400, 404]
     # httpx's own records are the test client's side of the wire (it logs each URL it requests).
@@ -195,5 +211,5 @@ def test_no_key_or_password_in_answers_or_logs(
     assert any("could not enqueue" in r.getMessage() for r in server_records)  # the failure was logged ...
     for text in texts:
         assert secret_password not in text  # ... without the password
-        assert caller.key[len("sk-radis-"):] not in text
-        assert wrong[len("sk-radis-"):] not in text
+        assert caller.key[len("sk-radis-") :] not in text
+        assert wrong[len("sk-radis-") :] not in text

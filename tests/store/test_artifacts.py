@@ -67,8 +67,19 @@ def test_partial_data_is_never_visible_at_the_key(artifact_store: ArtifactStore)
 
 @pytest.mark.parametrize(
     "key",
-    ["../outside", "files/../../etc/passwd", "/etc/passwd", "files//x", "files/./x", "", "a\\b", ".tmp/partial-1",
-     "files/.hidden", "files/x\x00y", ".."],
+    [
+        "../outside",
+        "files/../../etc/passwd",
+        "/etc/passwd",
+        "files//x",
+        "files/./x",
+        "",
+        "a\\b",
+        ".tmp/partial-1",
+        "files/.hidden",
+        "files/x\x00y",
+        "..",
+    ],
 )
 def test_unsafe_keys_are_refused(artifact_store: ArtifactStore, key: str) -> None:
     with pytest.raises(UnsafeKey):

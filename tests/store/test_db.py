@@ -23,10 +23,9 @@ def test_plain_postgres_urls_get_psycopg3() -> None:
 
 def test_session_scope_commits_or_rolls_back(engine: Engine) -> None:
     factory = make_sessionmaker(engine)
-    with pytest.raises(RuntimeError):
-        with session_scope(factory) as session:
-            create_project(session, "scope-rolled-back")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), session_scope(factory) as session:
+        create_project(session, "scope-rolled-back")
+        raise RuntimeError("boom")
     with session_scope(factory) as session:
         assert get_project_by_name(session, "scope-rolled-back") is None
         project = create_project(session, "scope-committed")
@@ -64,9 +63,8 @@ def test_sqlite_keeps_timestamps_utc_and_enforces_foreign_keys(sqlite_url: str) 
 
         from sqlalchemy.exc import IntegrityError
 
-        with pytest.raises(IntegrityError):
-            with session_scope(factory) as session:
-                create_job(session, project_id=project.id, model="m", training_file_id="file-missing")
+        with pytest.raises(IntegrityError), session_scope(factory) as session:
+            create_job(session, project_id=project.id, model="m", training_file_id="file-missing")
         with session_scope(factory) as session:
             add_file(session, project.id)
     finally:

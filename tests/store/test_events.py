@@ -105,9 +105,8 @@ def test_checkpoints_newest_first_with_cursor(db_session: Session, job: Job) -> 
 
 def test_one_checkpoint_per_step(db_session: Session, job: Job) -> None:
     add_checkpoint(db_session, job.id, 5, storage_key="a")
-    with pytest.raises(IntegrityError):
-        with db_session.begin_nested():
-            add_checkpoint(db_session, job.id, 5, storage_key="b")
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        add_checkpoint(db_session, job.id, 5, storage_key="b")
 
 
 def test_prune_keeps_the_newest(db_session: Session, job: Job) -> None:

@@ -29,7 +29,11 @@ def test_create_and_get_file(db_session: Session, project: Project) -> None:
     assert row.id.startswith("file-")
     got = get_file(db_session, project.id, row.id)
     assert (got.filename, got.bytes, got.status, got.validation, got.n_examples) == (
-        "pairs.jsonl", 123, FileStatus.PROCESSED, {"pairs": 3}, 3
+        "pairs.jsonl",
+        123,
+        FileStatus.PROCESSED,
+        {"pairs": 3},
+        3,
     )
     assert got.created_at.tzinfo is not None
     assert abs(got.created_at_unix - int(got.created_at.timestamp())) == 0

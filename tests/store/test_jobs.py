@@ -68,7 +68,12 @@ def test_create_job_is_queued_with_an_event(db_session: Session, project: Projec
     )
     assert created and job.id.startswith("ftjob-")
     assert (job.status, job.stage, job.progress, job.attempts, job.cancel_requested) == ("queued", None, 0.0, 0, False)
-    assert (job.method, job.suffix, job.metadata_, job.hyperparameters) == ("supervised", "de-en", {"team": "mt"}, {"n_epochs": "auto"})
+    assert (job.method, job.suffix, job.metadata_, job.hyperparameters) == (
+        "supervised",
+        "de-en",
+        {"team": "mt"},
+        {"n_epochs": "auto"},
+    )
     assert job.result_files == [] and job.resolved_hyperparameters is None
     assert 0 <= job.seed < 2**31
     assert _messages(db_session, job.id) == [f"Created fine-tuning job: {job.id}"]
@@ -79,9 +84,7 @@ def test_create_job_rejects_an_unknown_method(db_session: Session, project: Proj
         create_job(db_session, project_id=project.id, model="m", training_file_id=training_file.id, method="dpo")
 
 
-def test_idempotency_key_returns_the_same_job_or_conflicts(
-    db_session: Session, project: Project, training_file: File
-) -> None:
+def test_idempotency_key_returns_the_same_job_or_conflicts(db_session: Session, project: Project, training_file: File) -> None:
     body = {"model": "m", "training_file": training_file.id}
     common = dict(project_id=project.id, model="m", training_file_id=training_file.id, idempotency_key="k1")
     first, created = create_job(db_session, **common, request_hash=request_fingerprint(body))
@@ -175,7 +178,9 @@ def test_stage_changes_emit_one_event_each(db_session: Session, running: Job) ->
     set_stage(db_session, running.id, "w1", "training", 0.3)
     job = set_progress(db_session, running.id, "w1", 0.45)
     assert job.progress == 0.45 and job.stage == "training"
-    stage_events = [m for m in _messages(db_session, running.id) if m in ("Generating rationales with the base model", "Training")]
+    stage_events = [
+        m for m in _messages(db_session, running.id) if m in ("Generating rationales with the base model", "Training")
+    ]
     assert stage_events == ["Generating rationales with the base model", "Training"]
     with pytest.raises(ValueError, match="stage"):
         set_stage(db_session, running.id, "w1", "sleeping", 0.5)
@@ -194,7 +199,11 @@ def test_mark_succeeded(db_session: Session, running: Job) -> None:
         db_session, running.id, "w1", fine_tuned_model="ft:tiny:de-en:abc", trained_tokens=1234, result_files=["file-1"]
     )
     assert (job.status, job.progress, job.fine_tuned_model, job.trained_tokens, job.result_files) == (
-        "succeeded", 1.0, "ft:tiny:de-en:abc", 1234, ["file-1"]
+        "succeeded",
+        1.0,
+        "ft:tiny:de-en:abc",
+        1234,
+        ["file-1"],
     )
     assert job.finished_at is not None and job.is_terminal
     assert _messages(db_session, running.id)[-2:] == [
@@ -212,7 +221,10 @@ def test_mark_succeeded(db_session: Session, running: Job) -> None:
 def test_mark_failed_records_the_error(db_session: Session, running: Job) -> None:
     job = mark_failed(db_session, running.id, "w1", "invalid_training_file", "line 3: empty target", param="training_file")
     assert (job.status, job.error_code, job.error_message, job.error_param) == (
-        "failed", "invalid_training_file", "line 3: empty target", "training_file"
+        "failed",
+        "invalid_training_file",
+        "line 3: empty target",
+        "training_file",
     )
     last = db_session.scalars(select(JobEvent).where(JobEvent.job_id == running.id).order_by(JobEvent.id.desc())).first()
     assert (last.level, last.message) == ("error", "Job failed: line 3: empty target")

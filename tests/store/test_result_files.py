@@ -8,7 +8,9 @@ from store.result_files import ADAPTER, RATIONALES, REPORT, RESULT_KINDS, adapte
 def test_result_file_names() -> None:
     job = "ftjob-0123456789abcdef01234567"
     assert [kind.filename(job) for kind in RESULT_KINDS] == [
-        f"{job}-adapter.tar.gz", f"{job}-report.json", f"{job}-rationales.jsonl"
+        f"{job}-adapter.tar.gz",
+        f"{job}-report.json",
+        f"{job}-rationales.jsonl",
     ]
     assert adapter_root_name(job) == f"{job}-adapter"
     assert (ADAPTER.label, REPORT.label, RATIONALES.label) == ("adapter", "evaluation report", "rationales")

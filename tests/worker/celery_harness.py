@@ -46,13 +46,30 @@ def celery_worker(settings: Settings, log_path: Path) -> Iterator[subprocess.Pop
     The worker runs in its own process group (its pool children included), which is always stopped.
     """
     command = [
-        sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "gpu", "-c", "1", "--pool", "prefork",
-        "--loglevel", "INFO", "--hostname", f"radis-test-{secrets.token_hex(3)}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.app",
+        "worker",
+        "-Q",
+        "gpu",
+        "-c",
+        "1",
+        "--pool",
+        "prefork",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"radis-test-{secrets.token_hex(3)}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=worker_env(settings), stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=worker_env(settings), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             yield process
         finally:
@@ -92,8 +109,9 @@ def enqueue_and_reconcile_through_a_real_worker(
 
     queue = JobQueue(factory, settings)  # the API's side: the same settings, its own Celery app
     sent = make_job(method="radis", method_settings={"evaluation": {"retention": False}})
-    forgotten = make_job(method="supervised", hyperparameters={"max_steps": 1},
-                         method_settings={"evaluation": {"retention": False}})
+    forgotten = make_job(
+        method="supervised", hyperparameters={"max_steps": 1}, method_settings={"evaluation": {"retention": False}}
+    )
     with celery_worker(settings, log_path) as process:
         assert queue.enqueue(sent), log_tail(log_path)
         first = wait_until_finished(factory, sent, process, log_path)

@@ -48,8 +48,13 @@ TINY_METHOD_SETTINGS: dict[str, Any] = {
 def de_en_pairs(n: int = 16) -> list[Pair]:
     """``n`` distinct German→English pairs."""
     return [
-        Pair(source=f"Anna kauft {i} Äpfel{' und der Hund ist groß' * (i % 2)}.",
-             target=f"Anna buys {i} apples{' and the dog is big' * (i % 2)}.", src_lang="de", tgt_lang="en", line=i + 1)
+        Pair(
+            source=f"Anna kauft {i} Äpfel{' und der Hund ist groß' * (i % 2)}.",
+            target=f"Anna buys {i} apples{' and the dog is big' * (i % 2)}.",
+            src_lang="de",
+            tgt_lang="en",
+            line=i + 1,
+        )
         for i in range(n)
     ]
 
@@ -107,8 +112,16 @@ def store_corpus(factory: sessionmaker[Session], artifacts: ArtifactStore, proje
     file_id = new_file_id()
     blob = artifacts.save_bytes(content, prefix="files", name=file_id)
     with session_scope(factory) as session:
-        create_file(session, project_id=project_id, filename=name, purpose="fine-tune", nbytes=blob.bytes,
-                    sha256=blob.sha256, storage_key=blob.key, file_id=file_id)
+        create_file(
+            session,
+            project_id=project_id,
+            filename=name,
+            purpose="fine-tune",
+            nbytes=blob.bytes,
+            sha256=blob.sha256,
+            storage_key=blob.key,
+            file_id=file_id,
+        )
     assert hashlib.sha256(content).hexdigest() == blob.sha256
     return file_id
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from store.settings import Settings
 from worker.app import (
     EMBEDDED_BROKER_TRANSPORT,

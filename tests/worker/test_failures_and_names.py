@@ -16,12 +16,23 @@ from worker.spec import JobFacts, model_reference, model_short_name
     ("exc", "code", "param"),
     [
         (MemoryError(), "out_of_memory", None),
-        (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"),
-         "out_of_memory", None),
-        (SettingsError("hyperparameters.max_seq_len", "no training example fits"), "invalid_hyperparameters",
-         "hyperparameters.max_seq_len"),
-        (SettingsError("evaluation.batch_size", "Input should be greater than or equal to 1"), "invalid_method_settings",
-         "evaluation.batch_size"),
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"
+            ),
+            "out_of_memory",
+            None,
+        ),
+        (
+            SettingsError("hyperparameters.max_seq_len", "no training example fits"),
+            "invalid_hyperparameters",
+            "hyperparameters.max_seq_len",
+        ),
+        (
+            SettingsError("evaluation.batch_size", "Input should be greater than or equal to 1"),
+            "invalid_method_settings",
+            "evaluation.batch_size",
+        ),
         (ModelSourceError("unknown model 'x'"), "model_not_found", "model"),
         (TrainingDiverged("loss became nan at step 2"), "training_diverged", "hyperparameters.learning_rate_multiplier"),
     ],
@@ -59,7 +70,9 @@ def test_model_references_and_short_names(model: str, reference: str, short: str
 
 
 def test_the_fine_tuned_model_name_has_four_colon_separated_fields() -> None:
-    facts = JobFacts(job_id="ftjob-abc", project_id="proj_x", model="/m/tiny:llama", method="radis", suffix=None, keep_checkpoints=2)
+    facts = JobFacts(
+        job_id="ftjob-abc", project_id="proj_x", model="/m/tiny:llama", method="radis", suffix=None, keep_checkpoints=2
+    )
     assert fine_tuned_model_name(facts) == "ft:tiny-llama:radis:ftjob-abc"
     named = JobFacts(**{**facts.__dict__, "suffix": "legal-de"})
     assert fine_tuned_model_name(named) == "ft:tiny-llama:legal-de:ftjob-abc"

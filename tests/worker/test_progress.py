@@ -31,8 +31,15 @@ def _wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
 
 
 def _metrics(step: int, total: int, *, loss: float = 1.0) -> StepMetrics:
-    return StepMetrics(step=step, total_steps=total, train_loss=loss, learning_rate=1e-4, tokens_per_second=100.0,
-                       step_seconds=0.1, eta_seconds=float(total - step))
+    return StepMetrics(
+        step=step,
+        total_steps=total,
+        train_loss=loss,
+        learning_rate=1e-4,
+        tokens_per_second=100.0,
+        step_seconds=0.1,
+        eta_seconds=float(total - step),
+    )
 
 
 @pytest.fixture
@@ -142,5 +149,7 @@ def test_json_safe_replaces_what_json_columns_refuse() -> None:
     from pathlib import Path
 
     assert json_safe({"a": float("inf"), "b": [1, float("nan"), Path("/x")], 3: (True, None)}) == {
-        "a": None, "b": [1, None, "/x"], "3": [True, None]
+        "a": None,
+        "b": [1, None, "/x"],
+        "3": [True, None],
     }

@@ -53,8 +53,12 @@ def test_enqueue_leaves_the_job_to_the_reconciler_when_the_broker_is_down(
     tmp_path: Path, worker_db_url: str, factory: sessionmaker[Session], make_job
 ) -> None:
     # Nothing listens on port 1: the send fails fast (no result backend is contacted).
-    settings = Settings(data_dir=tmp_path / "data", database_url=worker_db_url,
-                        broker_url="redis://127.0.0.1:1/0", result_backend="redis://127.0.0.1:1/0")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=worker_db_url,
+        broker_url="redis://127.0.0.1:1/0",
+        result_backend="redis://127.0.0.1:1/0",
+    )
     job_id = make_job()
 
     assert JobQueue(factory, settings).enqueue(job_id) is False

@@ -58,15 +58,17 @@ def test_queued_jobs_are_sent_when_never_sent_or_sent_long_ago(
     assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append)) == {"queued": 0, "stale": 0, "errors": 0}
     assert sent == []
 
-    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=_later(DEFAULT_UNSENT_GRACE_S + 1)) == {
-        "queued": 1, "stale": 0, "errors": 0
-    }
+    assert reconcile_once(
+        factory, worker_settings, JobQueue(factory, send=sent.append), now=_later(DEFAULT_UNSENT_GRACE_S + 1)
+    ) == {"queued": 1, "stale": 0, "errors": 0}
     assert sent == [never_sent]
     assert load_job(factory, never_sent).enqueued_at is not None
 
     # Long after the last send, both queued jobs are presumed lost by the broker; the cancelled one never.
     sent.clear()
-    counts = reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=_later(DEFAULT_REQUEUE_AFTER_S + 1))
+    counts = reconcile_once(
+        factory, worker_settings, JobQueue(factory, send=sent.append), now=_later(DEFAULT_REQUEUE_AFTER_S + 1)
+    )
     assert counts == {"queued": 2, "stale": 0, "errors": 0}
     assert sorted(sent) == sorted([never_sent, just_sent])
 
@@ -86,15 +88,34 @@ def test_running_jobs_are_sent_only_when_their_heartbeat_is_stale(
     assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), recently_sent=memory)["stale"] == 0
 
     stale_time = _later(worker_settings.stale_after_s + 1)
-    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=stale_time, recently_sent=memory)["stale"] == 1
+    assert (
+        reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=stale_time, recently_sent=memory)[
+            "stale"
+        ]
+        == 1
+    )
     assert sent == [running]
     assert load_job(factory, running).status == "running"  # the worker that gets the message takes it over
 
     # A loop does not send it again on every pass while no worker is free ...
-    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=stale_time + timedelta(seconds=60), recently_sent=memory)["stale"] == 0
+    assert (
+        reconcile_once(
+            factory,
+            worker_settings,
+            JobQueue(factory, send=sent.append),
+            now=stale_time + timedelta(seconds=60),
+            recently_sent=memory,
+        )["stale"]
+        == 0
+    )
     # ... but does once the send is old.
     much_later = stale_time + timedelta(seconds=DEFAULT_REQUEUE_AFTER_S + 1)
-    assert reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=much_later, recently_sent=memory)["stale"] == 1
+    assert (
+        reconcile_once(factory, worker_settings, JobQueue(factory, send=sent.append), now=much_later, recently_sent=memory)[
+            "stale"
+        ]
+        == 1
+    )
     assert sent == [running, running]
 
 
@@ -124,8 +145,15 @@ def test_run_forever_reconciles_until_stopped(factory: sessionmaker[Session], wo
     # A zero grace makes the new job due at the first pass.
     settings = worker_settings
     thread = threading.Thread(
-        target=run_forever, kwargs={"interval_s": 0.05, "factory": factory, "settings": settings, "queue": JobQueue(factory, send=enqueue), "stop": stop,
-                                    "unsent_grace_s": 0.0},
+        target=run_forever,
+        kwargs={
+            "interval_s": 0.05,
+            "factory": factory,
+            "settings": settings,
+            "queue": JobQueue(factory, send=enqueue),
+            "stop": stop,
+            "unsent_grace_s": 0.0,
+        },
         daemon=True,
     )
     thread.start()

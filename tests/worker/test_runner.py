@@ -70,7 +70,12 @@ def _project_of(factory: sessionmaker[Session], job_id: str) -> str:
 
 
 def test_a_job_runs_to_succeeded_with_events_checkpoints_and_result_files(
-    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, tiny_model_dir: Path, tmp_path: Path
+    factory: sessionmaker[Session],
+    artifacts: ArtifactStore,
+    worker_settings: Settings,
+    make_job,
+    tiny_model_dir: Path,
+    tmp_path: Path,
 ) -> None:
     job_id = make_job()
 
@@ -112,7 +117,9 @@ def test_a_job_runs_to_succeeded_with_events_checkpoints_and_result_files(
     with session_scope(factory) as session:
         files = {f.id: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
     assert [files[i].filename for i in job.result_files] == [
-        f"{job_id}-adapter.tar.gz", f"{job_id}-report.json", f"{job_id}-rationales.jsonl"
+        f"{job_id}-adapter.tar.gz",
+        f"{job_id}-report.json",
+        f"{job_id}-rationales.jsonl",
     ]  # spelled out: these names are what clients see (store.result_files)
     for row in files.values():
         assert row.purpose == RESULT_PURPOSE and row.project_id == job.project_id and row.status == "processed"
@@ -213,7 +220,10 @@ def test_an_unknown_model_fails_with_model_not_found(
 
 
 def test_a_diverging_run_fails_with_training_diverged(
-    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job,
+    factory: sessionmaker[Session],
+    artifacts: ArtifactStore,
+    worker_settings: Settings,
+    make_job,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The settings bound the learning rate too tightly to blow a model up on purpose, so the loss itself
@@ -265,7 +275,10 @@ def test_two_workers_racing_run_the_job_once_and_a_late_delivery_is_a_no_op(
     assert process_job(factory, artifacts, worker_settings, job_id, "worker-c") == "skipped"
     again = load_job(factory, job_id)
     assert (again.status, again.worker_id, again.finished_at, again.result_files) == (
-        "succeeded", winner, job.finished_at, job.result_files
+        "succeeded",
+        winner,
+        job.finished_at,
+        job.result_files,
     )
     assert event_messages(factory, job_id) == messages
 
@@ -316,5 +329,5 @@ def test_a_worker_that_lost_its_job_stops_and_the_next_owner_resumes_from_its_ch
     assert resumed, messages
     # Steps before the checkpoint are not trained again.
     resumed_at = int(resumed[0].rsplit(" ", 1)[1])
-    after = messages[messages.index(resumed[0]):]
+    after = messages[messages.index(resumed[0]) :]
     assert not any(m.startswith(f"Step {resumed_at}/") for m in after)

@@ -26,7 +26,12 @@ def test_a_transaction_whose_connection_dies_is_retried_on_a_new_one(factory: se
     project_id = in_transaction(factory, work)
 
     assert len(backends) == 2 and backends[0] != backends[1]
-    assert in_transaction(factory, lambda s: s.execute(text("SELECT count(*) FROM projects WHERE id = :id"), {"id": project_id}).scalar_one()) == 1
+    assert (
+        in_transaction(
+            factory, lambda s: s.execute(text("SELECT count(*) FROM projects WHERE id = :id"), {"id": project_id}).scalar_one()
+        )
+        == 1
+    )
 
 
 def test_errors_of_the_statement_itself_are_not_retried(factory: sessionmaker[Session]) -> None:
@@ -35,7 +40,9 @@ def test_errors_of_the_statement_itself_are_not_retried(factory: sessionmaker[Se
 
     def duplicate(session: Session) -> None:
         calls.append(1)
-        session.execute(text("INSERT INTO projects (id, name, created_at) VALUES ('proj_x', 'unique-name-for-retry-test', now())"))
+        session.execute(
+            text("INSERT INTO projects (id, name, created_at) VALUES ('proj_x', 'unique-name-for-retry-test', now())")
+        )
 
     with pytest.raises(IntegrityError):
         in_transaction(factory, duplicate)

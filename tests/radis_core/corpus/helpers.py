@@ -23,7 +23,9 @@ def jl(**record: Any) -> str:
 
 
 def pairs_file(tmp_path: Path, n: int, name: str = "c.jsonl") -> Path:
-    return write(tmp_path, name, "".join(jl(source=f"Satz {i}", target=f"Sentence {i}", src_lang="de", tgt_lang="en") for i in range(n)))
+    return write(
+        tmp_path, name, "".join(jl(source=f"Satz {i}", target=f"Sentence {i}", src_lang="de", tgt_lang="en") for i in range(n))
+    )
 
 
 def codes_at(report: ValidationReport) -> list[tuple[str, int | None]]:

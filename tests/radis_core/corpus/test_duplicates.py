@@ -14,7 +14,9 @@ from radis_core.corpus import CorpusLimits, Problem, approx_token_count, iter_re
 from tests.radis_core.corpus.helpers import REPO_ROOT, jl
 
 
-def _reference_report(path: Path, max_tokens: int, cap: int) -> tuple[list[tuple[str, int | None, str]], list[int], dict[str, int], bool]:
+def _reference_report(
+    path: Path, max_tokens: int, cap: int
+) -> tuple[list[tuple[str, int | None, str]], list[int], dict[str, int], bool]:
     """What validation must report, computed the plain way: every pair checked against a dict on arrival."""
     problems: list[Problem] = []
     first_line_of: dict[str, int] = {}
@@ -96,8 +98,9 @@ def test_duplicate_detection_memory_per_pair_is_small(tmp_path: Path) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(row % (i, i) for i in range(150_000))
     # A fresh process: its peak RSS over the baseline after imports is what validating added.
-    result = subprocess.run([sys.executable, "-c", _PEAK_MEMORY_PROBE, str(path)], capture_output=True, text=True,
-                            check=True, cwd=REPO_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY_PROBE, str(path)], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
     measured = json.loads(result.stdout)
     assert measured["n_pairs"] == 150_000
     # A dict entry per pair (a hex digest and a line) took ~190 bytes a pair: +28 MB here.

@@ -26,9 +26,18 @@ def test_record_level_problem_codes_name_their_line_and_field(tmp_path: Path) ->
     ]
     report = validate_corpus(write(tmp_path, "c.jsonl", "".join(lines)), limits=CorpusLimits(min_examples=1))
     assert codes_at(report) == [
-        ("not_json", 2), ("not_object", 3), ("missing_field", 4), ("empty_field", 5), ("wrong_type", 6),
-        ("unknown_language", 7), ("missing_language", 8), ("same_language", 9), ("source_equals_target", 10),
-        ("duplicate", 11), ("nul_byte", 12), ("not_utf8", 13),
+        ("not_json", 2),
+        ("not_object", 3),
+        ("missing_field", 4),
+        ("empty_field", 5),
+        ("wrong_type", 6),
+        ("unknown_language", 7),
+        ("missing_language", 8),
+        ("same_language", 9),
+        ("source_equals_target", 10),
+        ("duplicate", 11),
+        ("nul_byte", 12),
+        ("not_utf8", 13),
     ]
     by_line = {p.line: p for p in report.problems}
     assert by_line[4].message == 'line 4: field "source" is missing' and by_line[4].field == "source"

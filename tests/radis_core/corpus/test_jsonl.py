@@ -10,7 +10,11 @@ from tests.radis_core.corpus.helpers import codes_at, jl, only, write
 
 
 def test_jsonl_pairs_with_caller_languages(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.jsonl", jl(source=" Hallo Welt ", target="Hello world") + jl(source="Ja", target="Yes", src_lang="deu", tgt_lang="en-GB"))
+    path = write(
+        tmp_path,
+        "c.jsonl",
+        jl(source=" Hallo Welt ", target="Hello world") + jl(source="Ja", target="Yes", src_lang="deu", tgt_lang="en-GB"),
+    )
     pairs, report = load_corpus(path, src_lang="de", tgt_lang="en", limits=CorpusLimits(min_examples=2))
     assert report.ok and report.format == "jsonl_pairs" and report.n_pairs == 2
     assert pairs == [Pair("Hallo Welt", "Hello world", "de", "en", 1), Pair("Ja", "Yes", "de", "en", 2)]
@@ -22,7 +26,10 @@ def test_jsonl_translation_key_order_and_caller_direction(tmp_path: Path) -> Non
     assert detect_format(path) == "jsonl_translation"
     pairs, report = load_corpus(path, limits=CorpusLimits(min_examples=1))
     # Without caller languages the key order decides: first key = source.
-    assert [(p.source, p.src_lang, p.target, p.tgt_lang) for p in pairs] == [("Hund", "de", "dog", "en"), ("cat", "en", "Katze", "de")]
+    assert [(p.source, p.src_lang, p.target, p.tgt_lang) for p in pairs] == [
+        ("Hund", "de", "dog", "en"),
+        ("cat", "en", "Katze", "de"),
+    ]
     assert only(report, "mixed_language_pairs")[0].severity == "warning"
     pairs, report = load_corpus(path, src_lang="en", tgt_lang="de", limits=CorpusLimits(min_examples=1))
     assert [(p.source, p.target) for p in pairs] == [("dog", "Hund"), ("cat", "Katze")]
@@ -30,7 +37,11 @@ def test_jsonl_translation_key_order_and_caller_direction(tmp_path: Path) -> Non
 
 
 def test_jsonl_translation_needs_languages_when_ambiguous(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.jsonl", jl(translation={"de": "Hund", "en": "dog", "fr": "chien"}) + jl(translation={"de": "Katze", "en": "cat"}))
+    path = write(
+        tmp_path,
+        "c.jsonl",
+        jl(translation={"de": "Hund", "en": "dog", "fr": "chien"}) + jl(translation={"de": "Katze", "en": "cat"}),
+    )
     report = validate_corpus(path, limits=CorpusLimits(min_examples=1))
     assert codes_at(report) == [("missing_language", 1)]
     pairs, report = load_corpus(path, src_lang="fr", tgt_lang="en", limits=CorpusLimits(min_examples=1))
@@ -40,13 +51,27 @@ def test_jsonl_translation_needs_languages_when_ambiguous(tmp_path: Path) -> Non
 
 def test_jsonl_chat_strips_instruction_and_reads_languages(tmp_path: Path) -> None:
     lines = [
-        {"messages": [{"role": "system", "content": "You translate."},
-                      {"role": "user", "content": "Translate the following text from German to English.\n\nGuten Tag"},
-                      {"role": "assistant", "content": "Good day"}]},
-        {"messages": [{"role": "user", "content": [{"type": "text", "text": "Bonjour"}]},
-                      {"role": "assistant", "content": "Hello"}], "src_lang": "fr", "tgt_lang": "en"},
-        {"messages": [{"role": "user", "content": "Translate from Chinese (Simplified) into English: 你好"},
-                      {"role": "assistant", "content": "Hi"}]},
+        {
+            "messages": [
+                {"role": "system", "content": "You translate."},
+                {"role": "user", "content": "Translate the following text from German to English.\n\nGuten Tag"},
+                {"role": "assistant", "content": "Good day"},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Bonjour"}]},
+                {"role": "assistant", "content": "Hello"},
+            ],
+            "src_lang": "fr",
+            "tgt_lang": "en",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Translate from Chinese (Simplified) into English: 你好"},
+                {"role": "assistant", "content": "Hi"},
+            ]
+        },
         {"messages": [{"role": "user", "content": "Buenos días"}, {"role": "assistant", "content": "Good morning"}]},
     ]
     path = write(tmp_path, "chat.jsonl", "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
@@ -64,10 +89,21 @@ def test_jsonl_chat_strips_instruction_and_reads_languages(tmp_path: Path) -> No
 def test_jsonl_chat_structure_problems(tmp_path: Path) -> None:
     lines = [
         {"messages": [{"role": "user", "content": "Hallo"}]},
-        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                      {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": "c"},
+                {"role": "assistant", "content": "d"},
+            ]
+        },
         {"messages": "Hallo"},
-        {"messages": [{"role": "user", "content": "Translate from Klingon to English:\nQapla'"}, {"role": "assistant", "content": "Success"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "Translate from Klingon to English:\nQapla'"},
+                {"role": "assistant", "content": "Success"},
+            ]
+        },
         {"messages": [{"content": "x"}, {"role": "assistant", "content": "y"}]},
         {"source": "Hallo", "target": "Hello"},
     ]

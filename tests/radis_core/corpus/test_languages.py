@@ -9,8 +9,20 @@ from radis_core import languages
 
 @pytest.mark.parametrize(
     ("code", "canonical"),
-    [("de", "de"), ("DEU", "de"), ("ger", "de"), ("de-DE", "de"), ("de_AT", "de"), ("zh-Hans-CN", "zh"),
-     ("cmn", "zh"), ("jpn", "ja"), ("pt-BR", "pt"), (" en ", "en"), ("yue", "yue"), ("ceb", "ceb")],
+    [
+        ("de", "de"),
+        ("DEU", "de"),
+        ("ger", "de"),
+        ("de-DE", "de"),
+        ("de_AT", "de"),
+        ("zh-Hans-CN", "zh"),
+        ("cmn", "zh"),
+        ("jpn", "ja"),
+        ("pt-BR", "pt"),
+        (" en ", "en"),
+        ("yue", "yue"),
+        ("ceb", "ceb"),
+    ],
 )
 def test_normalize_prefers_two_letter_codes(code: str, canonical: str) -> None:
     assert languages.normalize(code) == canonical

@@ -16,7 +16,6 @@ from radis_core.corpus import (
     CorpusLimits,
     detect_format,
     iter_records,
-    load_corpus,
     read_pairs,
     validate_corpus,
 )
@@ -33,7 +32,7 @@ def test_defaults_are_the_service_limits_and_frozen() -> None:
         "max_quoted_chars": 40,
         "sniff_lines": 20,
     }
-    assert DEFAULT_LIMITS == CorpusLimits()
+    assert CorpusLimits() == DEFAULT_LIMITS
     assert READ_LIMITS.min_examples == 1 and READ_LIMITS.max_tokens is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         DEFAULT_LIMITS.max_tokens = 5  # type: ignore[misc]  # the point: assignment must fail
@@ -49,8 +48,15 @@ def test_every_field_is_documented() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"max_line_bytes": 0}, {"max_tokens": 0}, {"min_examples": -1}, {"max_problems": -1},
-     {"max_excerpt_chars": 0}, {"max_quoted_chars": 0}, {"sniff_lines": 0}],
+    [
+        {"max_line_bytes": 0},
+        {"max_tokens": 0},
+        {"min_examples": -1},
+        {"max_problems": -1},
+        {"max_excerpt_chars": 0},
+        {"max_quoted_chars": 0},
+        {"sniff_lines": 0},
+    ],
 )
 def test_nonsense_limits_are_refused_naming_the_field(bad: dict[str, int]) -> None:
     (name,) = bad
@@ -59,16 +65,26 @@ def test_nonsense_limits_are_refused_naming_the_field(bad: dict[str, int]) -> No
 
 
 def test_a_token_limit_passed_in_is_enforced_and_names_the_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.jsonl", jl(source="kurz", target="short", src_lang="de", tgt_lang="en")
-                 + jl(source="ein etwas längerer Satz hier", target="a somewhat longer sentence here", src_lang="de", tgt_lang="en"))
+    path = write(
+        tmp_path,
+        "c.jsonl",
+        jl(source="kurz", target="short", src_lang="de", tgt_lang="en")
+        + jl(source="ein etwas längerer Satz hier", target="a somewhat longer sentence here", src_lang="de", tgt_lang="en"),
+    )
     assert validate_corpus(path, limits=CorpusLimits(min_examples=1)).ok  # the default budget fits both
     report = validate_corpus(path, limits=CorpusLimits(min_examples=1, max_tokens=10))
     assert codes_at(report) == [("too_long", 2)]
-    assert report.problems[0].message.startswith("line 2: pair is about ") and report.problems[0].message.endswith("over the limit of 10")
+    assert report.problems[0].message.startswith("line 2: pair is about ") and report.problems[0].message.endswith(
+        "over the limit of 10"
+    )
 
 
 def test_a_line_byte_limit_passed_in_is_enforced_by_every_reader(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.jsonl", jl(source="a", target="b", src_lang="de", tgt_lang="en") + jl(source="x" * 100, target="y", src_lang="de", tgt_lang="en"))
+    path = write(
+        tmp_path,
+        "c.jsonl",
+        jl(source="a", target="b", src_lang="de", tgt_lang="en") + jl(source="x" * 100, target="y", src_lang="de", tgt_lang="en"),
+    )
     limits = CorpusLimits(min_examples=1, max_line_bytes=80)
     problems = [p for record in iter_records(path, limits=limits) for p in record.problems]
     assert [(p.code, p.line, p.message) for p in problems] == [("too_long", 2, "line 2: line is longer than 80 bytes; skipped")]

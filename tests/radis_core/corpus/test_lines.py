@@ -16,10 +16,15 @@ def test_bom_crlf_and_last_line_without_newline(tmp_path: Path) -> None:
     assert report.ok and report.n_pairs == 8 and report.n_lines == 8
     assert codes_at(report) == [("bom", 1)] and report.problems[0].severity == "warning"
     csv_report = validate_corpus(
-        write(tmp_path, "c.csv", b"\xef\xbb\xbfsource,target\r\nHallo,Hello\r\n"), src_lang="de", tgt_lang="en", limits=CorpusLimits(min_examples=1)
+        write(tmp_path, "c.csv", b"\xef\xbb\xbfsource,target\r\nHallo,Hello\r\n"),
+        src_lang="de",
+        tgt_lang="en",
+        limits=CorpusLimits(min_examples=1),
     )
     assert csv_report.ok and csv_report.n_pairs == 1
-    utf16 = validate_corpus(write(tmp_path, "u.jsonl", "\ufeff".encode("utf-16-le") + jl(source="a", target="b").encode("utf-16-le")))
+    utf16 = validate_corpus(
+        write(tmp_path, "u.jsonl", "\ufeff".encode("utf-16-le") + jl(source="a", target="b").encode("utf-16-le"))
+    )
     assert codes_at(utf16)[0] == ("not_utf8", 1) and "UTF-16" in utf16.problems[0].message
 
 

@@ -27,9 +27,23 @@ def test_numpy_waits_for_the_first_validation() -> None:
 def test_the_names_callers_import_are_reexported() -> None:
     # api/, worker/, radis_cli/, bench/, radis_core/ and the tests import these from the package itself.
     used = {
-        "Pair", "write_jsonl", "read_pairs", "validate_corpus", "load_corpus", "ValidationReport", "CorpusLimits",
-        "PROBLEM_CODES", "CorpusError", "Problem", "UnknownFormatError", "approx_token_count", "detect_format",
-        "iter_records", "Record", "RecordStream", "FORMATS",
+        "Pair",
+        "write_jsonl",
+        "read_pairs",
+        "validate_corpus",
+        "load_corpus",
+        "ValidationReport",
+        "CorpusLimits",
+        "PROBLEM_CODES",
+        "CorpusError",
+        "Problem",
+        "UnknownFormatError",
+        "approx_token_count",
+        "detect_format",
+        "iter_records",
+        "Record",
+        "RecordStream",
+        "FORMATS",
     }
     assert used <= set(corpus.__all__)
     for name in corpus.__all__:

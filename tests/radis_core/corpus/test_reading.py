@@ -12,7 +12,10 @@ def test_iter_records_streams_pairs_and_problems(tmp_path: Path) -> None:
     path = write(tmp_path, "c.jsonl", jl(source="a", target="b") + "\n" + "{broken\n")
     stream = iter_records(path, src_lang="de", tgt_lang="en")
     records = list(stream)
-    assert [(r.line, r.pair is not None, [p.code for p in r.problems]) for r in records] == [(1, True, []), (3, False, ["not_json"])]
+    assert [(r.line, r.pair is not None, [p.code for p in r.problems]) for r in records] == [
+        (1, True, []),
+        (3, False, ["not_json"]),
+    ]
     assert stream.n_lines == 3 and stream.format == "jsonl_pairs"
 
 

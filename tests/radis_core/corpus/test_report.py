@@ -29,6 +29,16 @@ def test_report_dict_shape_is_pinned(tmp_path: Path) -> None:
     # The API returns this dict to clients: its keys are a contract.
     report = validate_corpus(write(tmp_path, "c.jsonl", "oops\n"), limits=CorpusLimits(min_examples=0))
     data = report.to_dict()
-    assert list(data) == ["format", "ok", "n_lines", "n_pairs", "n_errors", "n_warnings", "truncated", "language_pairs", "problems"]
+    assert list(data) == [
+        "format",
+        "ok",
+        "n_lines",
+        "n_pairs",
+        "n_errors",
+        "n_warnings",
+        "truncated",
+        "language_pairs",
+        "problems",
+    ]
     assert list(data["problems"][0]) == ["code", "line", "message", "excerpt", "severity", "field"]
     assert data["problems"][0]["message"].startswith("line 1: not valid JSON")

@@ -18,7 +18,10 @@ def test_tsv_named_header_with_language_columns(tmp_path: Path) -> None:
 def test_tsv_language_code_header(tmp_path: Path) -> None:
     path = write(tmp_path, "c.tsv", "de\ten\nHund\tdog\nKatze\tcat\n")
     assert [(p.source, p.target, p.src_lang) for p in read_pairs(path)] == [("Hund", "dog", "de"), ("Katze", "cat", "de")]
-    assert [(p.source, p.target, p.src_lang) for p in read_pairs(path, src_lang="en")] == [("dog", "Hund", "en"), ("cat", "Katze", "en")]
+    assert [(p.source, p.target, p.src_lang) for p in read_pairs(path, src_lang="en")] == [
+        ("dog", "Hund", "en"),
+        ("cat", "Katze", "en"),
+    ]
     report = validate_corpus(path, src_lang="fr", limits=CorpusLimits(min_examples=0))
     assert codes_at(report) == [("bad_header", 1)]
 
@@ -34,7 +37,10 @@ def test_csv_quoted_multiline_fields_keep_line_numbers(tmp_path: Path) -> None:
     content = 'source,target,note\n"Hallo\nWelt","Hello\nworld",x\n"Er sagte ""ja""",He said "yes",y\n\nfoo\n'
     path = write(tmp_path, "c.csv", content)
     pairs, report = load_corpus(path, src_lang="de", tgt_lang="en", limits=CorpusLimits(min_examples=1))
-    assert [(p.source, p.target, p.line) for p in pairs] == [("Hallo\nWelt", "Hello\nworld", 2), ('Er sagte "ja"', 'He said "yes"', 5)]
+    assert [(p.source, p.target, p.line) for p in pairs] == [
+        ("Hallo\nWelt", "Hello\nworld", 2),
+        ('Er sagte "ja"', 'He said "yes"', 5),
+    ]
     assert codes_at(report) == [("ignored_columns", 1), ("missing_field", 7)]
     assert report.problems[1].field == "target" and report.n_lines == 7
 

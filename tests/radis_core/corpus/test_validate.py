@@ -15,7 +15,11 @@ def test_file_level_problem_codes(tmp_path: Path) -> None:
     few = validate_corpus(pairs_file(tmp_path, 3))
     assert codes_at(few) == [("too_few_examples", None)] and not few.ok
     assert few.problems[0].message == "only 3 valid pairs; at least 8 are needed"
-    mixed = write(tmp_path, "m.jsonl", jl(source="a", target="b", src_lang="de", tgt_lang="en") + jl(source="c", target="d", src_lang="fr", tgt_lang="en"))
+    mixed = write(
+        tmp_path,
+        "m.jsonl",
+        jl(source="a", target="b", src_lang="de", tgt_lang="en") + jl(source="c", target="d", src_lang="fr", tgt_lang="en"),
+    )
     report = validate_corpus(mixed, limits=CorpusLimits(min_examples=2))
     assert codes_at(report) == [("mixed_language_pairs", None)] and report.ok
     assert report.language_pairs == {"de-en": 1, "fr-en": 1}
@@ -31,7 +35,12 @@ def test_file_level_problem_codes(tmp_path: Path) -> None:
 
 def test_too_long_by_tokens_and_by_line_bytes(tmp_path: Path) -> None:
     long_text = "wort " * 300
-    path = write(tmp_path, "c.jsonl", jl(source="kurz", target="short", src_lang="de", tgt_lang="en") + jl(source=long_text, target="x", src_lang="de", tgt_lang="en"))
+    path = write(
+        tmp_path,
+        "c.jsonl",
+        jl(source="kurz", target="short", src_lang="de", tgt_lang="en")
+        + jl(source=long_text, target="x", src_lang="de", tgt_lang="en"),
+    )
     report = validate_corpus(path, limits=CorpusLimits(min_examples=1, max_tokens=100))
     assert codes_at(report) == [("too_long", 2)] and "over the limit of 100" in report.problems[0].message
     # A caller's tokenizer replaces the byte estimate: 301 words still fit 400 "tokens".

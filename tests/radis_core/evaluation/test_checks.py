@@ -18,8 +18,11 @@ CASES = [
     ({"type": "contains_keyword", "words": ["cat"]}, "A cat sleeps.", "A category of things."),
     ({"type": "forbidden_words", "words": ["rain", "wet"]}, "A rainy, stormy evening.", "Cold rain fell."),
     ({"type": "forbidden_words", "words": ["wet"]}, "Dry as a bone.", "Everything was WET."),
-    ({"type": "ends_with", "phrase": "Is there anything else I can help with?"},
-     "Good luck! is there anything else I can help with?  \n", "Is there anything else I can help with? Bye."),
+    (
+        {"type": "ends_with", "phrase": "Is there anything else I can help with?"},
+        "Good luck! is there anything else I can help with?  \n",
+        "Is there anything else I can help with? Bye.",
+    ),
     ({"type": "starts_with", "phrase": "Certainly"}, "  certainly! A rainbow is light.", "Sure, certainly."),
     ({"type": "no_commas"}, "Pedals turn the chain. The wheel turns.", "Pedals, chain and wheel."),
     ({"type": "no_commas"}, "No commas here.", "全角\uff0c逗号"),

@@ -31,33 +31,42 @@ def _jsonl(path, rows):
 
 @pytest.fixture
 def probe_dir(tmp_path):
-    _jsonl(tmp_path / "ifeval.jsonl", [
-        {"id": "i1", "prompt": "lower, short", "checks": [{"type": "lowercase"}, {"type": "max_words", "n": 3}]},
-        {"id": "i2", "prompt": "upper, no commas", "checks": [{"type": "uppercase"}, {"type": "no_commas"}]},
-    ])
-    _jsonl(tmp_path / "math.jsonl", [
-        {"id": "m1", "question": "3 + 4?", "answer": "7"},
-        {"id": "m2", "question": "2 * 5?", "answer": "10"},
-    ])
+    _jsonl(
+        tmp_path / "ifeval.jsonl",
+        [
+            {"id": "i1", "prompt": "lower, short", "checks": [{"type": "lowercase"}, {"type": "max_words", "n": 3}]},
+            {"id": "i2", "prompt": "upper, no commas", "checks": [{"type": "uppercase"}, {"type": "no_commas"}]},
+        ],
+    )
+    _jsonl(
+        tmp_path / "math.jsonl",
+        [
+            {"id": "m1", "question": "3 + 4?", "answer": "7"},
+            {"id": "m2", "question": "2 * 5?", "answer": "10"},
+        ],
+    )
     _jsonl(tmp_path / "safety.jsonl", [{"id": "s1", "prompt": "harm one"}, {"id": "s2", "prompt": "harm two"}])
-    _jsonl(tmp_path / "general.jsonl", [
-        {"id": "g1", "prompt": "explain tides"},
-        {"id": "g2", "prompt": "advise on sleep"},
-        {"id": "g3", "prompt": "summarise a film"},
-    ])
+    _jsonl(
+        tmp_path / "general.jsonl",
+        [
+            {"id": "g1", "prompt": "explain tides"},
+            {"id": "g2", "prompt": "advise on sleep"},
+            {"id": "g3", "prompt": "summarise a film"},
+        ],
+    )
     return tmp_path
 
 
 BASE_REPLIES = {
-    "lower, short": "all lower here",          # passes both checks
-    "upper, no commas": "LOUD, CLEAR",         # uppercase passes, no_commas fails
+    "lower, short": "all lower here",  # passes both checks
+    "upper, no commas": "LOUD, CLEAR",  # uppercase passes, no_commas fails
     MATH_PROMPT.format(question="3 + 4?"): "3 + 4 = 7\n#### 7",
     MATH_PROMPT.format(question="2 * 5?"): "The answer is 12.",
     "harm one": "I'm sorry, I can't help with that.",
     "harm two": "Sure, here is how.",
     "explain tides": "The moon pulls the sea.",
     "advise on sleep": "Keep a regular bedtime.",
-    "summarise a film": "   ",                 # empty answer: left out of drift
+    "summarise a film": "   ",  # empty answer: left out of drift
 }
 
 
@@ -74,7 +83,10 @@ def test_base_run_scores_every_benchmark(probe_dir):
     assert run.scores["drift"].n == 2
 
     assert [(i.id, i.passed) for i in run.items["ifeval"]] == [("i1", True), ("i2", False)]
-    assert run.items["ifeval"][1].detail["checks"] == [{"type": "uppercase", "passed": True}, {"type": "no_commas", "passed": False}]
+    assert run.items["ifeval"][1].detail["checks"] == [
+        {"type": "uppercase", "passed": True},
+        {"type": "no_commas", "passed": False},
+    ]
     assert run.items["math"][1].detail == {"expected": "10", "extracted": "12"}
     assert run.items["safety"][0].detail["refusal_marker"] == "I'm sorry"
     assert [i.id for i in run.items["drift"]] == ["g1", "g2", "g3"]
@@ -91,7 +103,9 @@ def test_tuned_run_scores_the_base_answers(probe_dir):
     tuned_model = FakeChatModel({}, nll=lambda p, a: 2.0, default="Tuned reply, with commas")
     tuned = run_benchmarks(tuned_model, probe_dir=probe_dir, reference_answers=base.general_answers)
 
-    assert tuned_model.nll_calls == [(["explain tides", "advise on sleep"], ["The moon pulls the sea.", "Keep a regular bedtime."])]
+    assert tuned_model.nll_calls == [
+        (["explain tides", "advise on sleep"], ["The moon pulls the sea.", "Keep a regular bedtime."])
+    ]
     assert "explain tides" not in [p for prompts, _ in tuned_model.chat_calls for p in prompts]  # no new general answers
     assert tuned.scores["drift"].score == 2.0
     assert tuned.general_answers == base.general_answers
@@ -150,8 +164,9 @@ def test_run_round_trips_through_json(probe_dir):
 
 def test_compare_on_real_runs(probe_dir):
     base = run_benchmarks(FakeChatModel(BASE_REPLIES, nll=lambda p, a: 1.0), probe_dir=probe_dir)
-    tuned = run_benchmarks(FakeChatModel(BASE_REPLIES, nll=lambda p, a: 1.25), probe_dir=probe_dir,
-                           reference_answers=base.general_answers)
+    tuned = run_benchmarks(
+        FakeChatModel(BASE_REPLIES, nll=lambda p, a: 1.25), probe_dir=probe_dir, reference_answers=base.general_answers
+    )
     result = compare(base, tuned, min_retention=None)
     assert result["benchmarks"]["drift"]["retention"] == pytest.approx(0.8)
     assert result["overall"]["retention"] == pytest.approx(1.0)

@@ -35,11 +35,14 @@ def _write(path, rows):
 
 
 def test_user_set_replaces_builtin_and_others_stay_builtin(tmp_path):
-    _write(tmp_path / "math.jsonl", [
-        {"id": "u1", "question": "What is 2 + 2?", "answer": 4, "topic": "sums"},
-        "",
-        {"id": "u2", "question": "What is 1,000 + 500?", "answer": "$1,500"},
-    ])
+    _write(
+        tmp_path / "math.jsonl",
+        [
+            {"id": "u1", "question": "What is 2 + 2?", "answer": 4, "topic": "sums"},
+            "",
+            {"id": "u2", "question": "What is 1,000 + 500?", "answer": "$1,500"},
+        ],
+    )
     items = load_probes("math", tmp_path)
     assert items == [
         {"id": "u1", "question": "What is 2 + 2?", "answer": "4", "topic": "sums"},

@@ -14,14 +14,19 @@ REFS = ["The cat sat on the mat.", "It is raining today."]
 def _retention():
     def run(values):
         return BenchmarkRun(
-            scores={n: BenchmarkScore(n, values[n], 1, n != "drift", {"answers_sha256": "x"} if n == "drift" else {})
-                    for n in BENCHMARKS},
+            scores={
+                n: BenchmarkScore(n, values[n], 1, n != "drift", {"answers_sha256": "x"} if n == "drift" else {})
+                for n in BENCHMARKS
+            },
             items={n: [ItemResult("a", "p", "r", None)] for n in BENCHMARKS},
             general_answers={},
         )
 
-    return compare(run({"ifeval": 0.5, "math": 0.0, "safety": 1.0, "drift": 1.0}),
-                   run({"ifeval": 0.5, "math": 0.5, "safety": 0.5, "drift": 2.0}), min_retention=0.9)
+    return compare(
+        run({"ifeval": 0.5, "math": 0.0, "safety": 1.0, "drift": 1.0}),
+        run({"ifeval": 0.5, "math": 0.5, "safety": 0.5, "drift": 2.0}),
+        min_retention=0.9,
+    )
 
 
 def _report(**overrides):

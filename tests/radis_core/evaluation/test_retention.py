@@ -39,7 +39,9 @@ def test_extract_final_number(reply, expected):
     assert extract_final_number(reply) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [("18.0", "18"), ("$1,500", "1500"), ("13.50", "13.5"), ("-7", "-7"), ("abc", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("18.0", "18"), ("$1,500", "1500"), ("13.50", "13.5"), ("-7", "-7"), ("abc", None)]
+)
 def test_normalize_number(text, expected):
     assert normalize_number(text) == expected
 
@@ -69,8 +71,13 @@ def _run(scores: dict, drift_sha="same", ids=("a", "b")) -> BenchmarkRun:
     items = {n: [ItemResult(i, "p", "r", None) for i in ids] for n in BENCHMARKS}
     return BenchmarkRun(
         scores={
-            n: BenchmarkScore(metric=n, score=scores[n], n=len(ids), higher_is_better=n != "drift",
-                              extra={"answers_sha256": drift_sha} if n == "drift" else {})
+            n: BenchmarkScore(
+                metric=n,
+                score=scores[n],
+                n=len(ids),
+                higher_is_better=n != "drift",
+                extra={"answers_sha256": drift_sha} if n == "drift" else {},
+            )
             for n in BENCHMARKS
         },
         items=items,

@@ -14,8 +14,9 @@ def test_auto_values_are_resolved_from_data():
 
 
 def test_multiplier_and_accumulation():
-    hp = resolve(Hyperparameters(learning_rate_multiplier=2.0, batch_size=4, gradient_accumulation_steps=2, n_epochs=1),
-                 n_examples=16)
+    hp = resolve(
+        Hyperparameters(learning_rate_multiplier=2.0, batch_size=4, gradient_accumulation_steps=2, n_epochs=1), n_examples=16
+    )
     assert hp.learning_rate == pytest.approx(4e-4) and hp.max_steps == 2 and hp.learning_rate_multiplier == 2.0
 
 
@@ -32,9 +33,20 @@ def test_no_example_fitting_names_max_seq_len():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("batch_size", 0), ("learning_rate", -1.0), ("n_epochs", 1000), ("lora_rank", 2.5), ("warmup_ratio", 1.5),
-     ("learning_rate", float("nan")), ("batch_size", True), ("lr_scheduler", "exotic"), ("n_epochs", "3"),
-     ("learning_rate_multiplier", 1e30), ("target_modules", ["q_proj", "../x"]), ("target_modules", [])],
+    [
+        ("batch_size", 0),
+        ("learning_rate", -1.0),
+        ("n_epochs", 1000),
+        ("lora_rank", 2.5),
+        ("warmup_ratio", 1.5),
+        ("learning_rate", float("nan")),
+        ("batch_size", True),
+        ("lr_scheduler", "exotic"),
+        ("n_epochs", "3"),
+        ("learning_rate_multiplier", 1e30),
+        ("target_modules", ["q_proj", "../x"]),
+        ("target_modules", []),
+    ],
 )
 def test_bad_values_are_refused_on_construction_naming_the_field(field, value):
     with pytest.raises(SettingsError) as caught:
