@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     full_tokens = sum(g.new_tokens for g in full)
 
     with_sep = sum(1 for g in full if SEPARATOR in g.text.strip())
-    same_prefix = sum(1 for t, g in zip(translations, full) if g.text.strip().startswith(t))
+    same_prefix = sum(1 for t, g in zip(translations, full, strict=True) if g.text.strip().startswith(t))
     saving = full_tokens / max(stopped_tokens, 1)
     details = {
         "target": "translations stop at the separator at eval time: token saving ratio vs decoding the rationale",

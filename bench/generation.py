@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     assert [g.text for g in again] == [g.text for g in batched], "batched greedy decoding is not deterministic"
     tb = [(tb[0] + tb2[0]) / 2, tb[0], tb2[0]]
 
-    same = [a.text == b.text for a, b in zip(batched, one_by_one)]
+    same = [a.text == b.text for a, b in zip(batched, one_by_one, strict=True)]
     tok_b, tok_n = sum(g.new_tokens for g in batched), sum(g.new_tokens for g in one_by_one)
     rate_b, rate_n = tok_b / tb[0], tok_n / tn[0]
     ratio = rate_b / rate_n

@@ -37,13 +37,8 @@ def ms(f, n=10):
     return round((time.perf_counter() - t) / n * 1e3, 2)
 
 
-for name, ref in (
-    ("tiny", "tiny"),
-    (
-        "small-random",
-        random_weights_folder(__import__("pathlib").Path(sys.argv[1] if len(sys.argv) > 1 else ".gpu/c/small-config")),
-    ),
-):
+def diagnose(name, ref):
+    """One model's timings and profile, printed (a function so the timed closures close over its locals)."""
     model, tok, _ = load(ref, device="cuda", dtype="bfloat16")
     fmt = ChatFormat.for_tokenizer(tok)
     rs = RationaleSettings(max_new_tokens=32)
@@ -65,7 +60,7 @@ for name, ref in (
         ones = torch.ones(B, L + 1, dtype=torch.long, device="cuda")
         padded = ones.clone()
         padded[:8, :20] = 0
-        layers = [(l.keys, l.values) for l in c.layers]
+        layers = [(layer.keys, layer.values) for layer in c.layers]
 
         def step(mask, cache_fn):
             cache = cache_fn()
@@ -97,3 +92,13 @@ for name, ref in (
         generate(model, tok, ps, s, batch_size=16, end_of_turn=fmt.end_of_turn)
     print(json.dumps(res), flush=True)
     print(prof.key_averages().table(sort_by="cpu_time_total", row_limit=30), flush=True)
+
+
+for name, ref in (
+    ("tiny", "tiny"),
+    (
+        "small-random",
+        random_weights_folder(__import__("pathlib").Path(sys.argv[1] if len(sys.argv) > 1 else ".gpu/c/small-config")),
+    ),
+):
+    diagnose(name, ref)

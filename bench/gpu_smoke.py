@@ -190,7 +190,7 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
             "batched": {"seconds": round(batched_s, 2), "tokens_per_s": round(batched_tokens / batched_s, 1)},
             "naive": {"seconds": round(naive_s, 2), "tokens_per_s": round(naive_tokens / naive_s, 1)},
             "ratio": round((batched_tokens / batched_s) / (naive_tokens / naive_s), 2),
-            "identical_outputs": f"{sum(g.text == n.text for g, n in zip(batched, naive))}/{len(few)}",
+            "identical_outputs": f"{sum(g.text == n.text for g, n in zip(batched, naive, strict=True))}/{len(few)}",
         },
         "cudnn_attention_side_by_side": cudnn_ab,
         "sample_rationale": outs[0].text[:300],

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         size = write_corpus(corpus, args.lines, args.mb * MB if args.mb else None)
         head = Path(tmp) / "head.jsonl"
         with open(corpus, "rb") as src, open(head, "wb") as dst:
-            for _, line in zip(range(max(1, args.lines // 10)), src):
+            for line in islice(src, max(1, args.lines // 10)):
                 dst.write(line)
         details["corpus"] = {"lines": args.lines, "bytes": size}
 

@@ -40,16 +40,17 @@ import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from radis_cli.demo import stop_process_group, wait_ready
-from store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
-from store.keys import create_key  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
-from store.models import Job  # noqa: E402
-from store.projects import create_project  # noqa: E402
-from worker.app import GPU_QUEUE  # noqa: E402
+from store.db import make_engine, make_sessionmaker, session_scope
+from store.keys import create_key
+from store.migrate import upgrade
+from store.models import Job
+from store.projects import create_project
+from worker.app import GPU_QUEUE
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -170,30 +171,31 @@ def started_service(
             RADIS_CACHE_DIR=str(data_dir / "cache"),
         )
         env.update(extra_env or {})
-        log = open(data_dir / "api.log", "wb")
-        api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(api_workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # the child keeps its own copy of the descriptor; the parent closes its one once the child started
+        with open(data_dir / "api.log", "wb") as log:
+            api = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.main:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(api_workers),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_ready(base, api, timeout=60)

@@ -131,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     # shows as two different raw figures instead of silently favouring whichever side ran second
     raw_before = raw_pass()
 
-    with tempfile.TemporaryDirectory(prefix="radis-bench-train-") as tmp:
-        events = open(Path(tmp) / "events.jsonl", "a", encoding="utf-8")
+    with (
+        tempfile.TemporaryDirectory(prefix="radis-bench-train-") as tmp,
+        open(Path(tmp) / "events.jsonl", "a", encoding="utf-8") as events,
+    ):
 
         def on_event(ev) -> None:
             events.write(
@@ -144,7 +146,6 @@ def main(argv: list[str] | None = None) -> int:
             result = train(
                 model, examples, hp, seed=seed, pad_id=pad_id, checkpoint_dir=Path(tmp) / "checkpoints", on_event=on_event
             )
-        events.close()
         checkpoints = sorted(p.name for p in (Path(tmp) / "checkpoints").iterdir())
 
     raw_after = raw_pass()

@@ -102,14 +102,14 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
     train, valid = build_demo_corpus(out / "data")
     console.print("[bold]2/5[/] API key and embedded service (SQLite, SQLite broker, Celery worker)")
     key = _create_key(env)
-    log = open(out / "service.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(out / "service.log", "w") as log:  # the server keeps its own descriptor of the log
+        server = subprocess.Popen(
+            [sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_ready(base, server)
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
@@ -140,4 +140,3 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
         return 0
     finally:
         stop_process_group(server, grace=30)
-        log.close()

@@ -62,7 +62,7 @@ class HFChatModel:
         was_training = self.model.training
         self.model.eval()
         try:
-            for p, a in zip(prompts, answers):
+            for p, a in zip(prompts, answers, strict=True):
                 prompt_ids = self.tokenizer(self.fmt.user_prompt(p), add_special_tokens=False)["input_ids"]
                 answer_ids = self.tokenizer(a, add_special_tokens=False)["input_ids"]
                 if not answer_ids:

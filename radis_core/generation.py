@@ -102,7 +102,7 @@ def generate(
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                for i, tokens in zip(idx, decoder.decode([encoded[i] for i in idx])):
+                for i, tokens in zip(idx, decoder.decode([encoded[i] for i in idx]), strict=True):
                     text = tokenizer.decode(tokens, skip_special_tokens=True)
                     results[i] = Generation(text=cut_at_stop(text, settings.stop), new_tokens=len(tokens))
                 if on_batch is not None:

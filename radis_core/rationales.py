@@ -116,7 +116,7 @@ def generate_rationales(
         outs = generate(
             model, tokenizer, [prompts[i] for i in chunk], decoding, batch_size=slice_size, end_of_turn=fmt.end_of_turn
         )
-        batch = {keys[i]: (o.text.strip(), o.new_tokens) for i, o in zip(chunk, outs)}
+        batch = {keys[i]: (o.text.strip(), o.new_tokens) for i, o in zip(chunk, outs, strict=True)}
         new_tokens += sum(o.new_tokens for o in outs)
         fresh.update(batch)
         if cache:

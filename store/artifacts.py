@@ -161,8 +161,10 @@ class ArtifactStore:
         digest = hashlib.sha256()
         with self._atomic_target(key) as (handle, _):
             hashing = _HashingWriter(handle, digest)
-            with gzip.GzipFile(filename="", mode="wb", fileobj=hashing, mtime=0) as gz:
-                with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            with (
+                gzip.GzipFile(filename="", mode="wb", fileobj=hashing, mtime=0) as gz,
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+            ):
                     for entry in entries:
                         rel = entry.relative_to(src).as_posix()
                         arcname = f"{root_name}/{rel}" if root_name else rel

@@ -55,8 +55,8 @@ class Service:
         return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=30)
 
 
-@pytest.fixture(scope="module")
-def service(make_pg_database, tmp_path_factory) -> Iterator[Service]:
+@pytest.fixture(scope="module", name="service")
+def service_fixture(make_pg_database, tmp_path_factory) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("service")
     broker = f"redis://127.0.0.1:6379/{REDIS_DB}"
     redis.Redis.from_url(broker).flushdb()

@@ -17,6 +17,7 @@ the long job it may be meant to rescue.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import threading
 from collections.abc import MutableMapping
@@ -159,10 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.unsent_grace < 0:
         parser.error(f"--unsent-grace: must be >= 0, got {args.unsent_grace}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_forever(args.interval, requeue_after_s=args.requeue_after, unsent_grace_s=args.unsent_grace)
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ def download(
 ) -> None:
     """Download a succeeded job's adapter, check its sha256 against the server's, unpack it."""
     dest = out_dir / (name or f"{job_id}-adapter.tar.gz")
-    with api() as client:
-        with Progress(TextColumn("[bold]adapter"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err) as progress:
-            task = progress.add_task("download", total=None)
-            folder, digest = download_adapter(
-                client.http, job_id, dest, on_progress=lambda done, total: progress.update(task, completed=done, total=total)
-            )
+    with (
+        api() as client,
+        Progress(TextColumn("[bold]adapter"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err) as progress,
+    ):
+        task = progress.add_task("download", total=None)
+        folder, digest = download_adapter(
+            client.http, job_id, dest, on_progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
     if as_json:
         print_json({"job_id": job_id, "archive": str(dest), "folder": str(folder), "sha256": digest, "sha256_verified": True})
         return

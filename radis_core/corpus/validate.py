@@ -88,7 +88,7 @@ class _Scan:
             kept: list[Pair] = []
             problems = iter(held_problems)
             waiting = next(problems, None)
-            for index, (pair, first) in enumerate(zip(held_pairs, firsts)):
+            for index, (pair, first) in enumerate(zip(held_pairs, firsts, strict=True)):
                 while waiting is not None and waiting[0] <= index:
                     found.add(waiting[1])
                     waiting = next(problems, None)

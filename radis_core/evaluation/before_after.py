@@ -42,7 +42,7 @@ class Evaluation:
         """A few held-out pairs with both models' translations: they make the numbers readable."""
         return [
             {"source": b["source"], "reference": b["reference"], "base": b["hypothesis"], "tuned": t["hypothesis"]}
-            for b, t in zip(self.base.translation["samples"], self.tuned.translation["samples"])
+            for b, t in zip(self.base.translation["samples"], self.tuned.translation["samples"], strict=True)
         ]
 
 
@@ -58,7 +58,7 @@ def translate_pairs(chat: Any, pairs: Sequence[Pair], template: str, max_new_tok
         texts = chat.translate(
             [pairs[i].source for i in idx], src_lang=src, tgt_lang=tgt, template=template, max_new_tokens=max_new_tokens
         )
-        for i, t in zip(idx, texts):
+        for i, t in zip(idx, texts, strict=True):
             out[i] = extract_translation(t)
     return out
 
@@ -102,7 +102,7 @@ def _score_model(
     references, sources = [p.target for p in pairs], [p.source for p in pairs]
     scores = translation_scores(hyps, references, target_lang=pairs[0].tgt_lang if pairs else None)
     comet = comet_scores(sources, hyps, references, ev.comet_model, gpus=gpus)
-    scores["samples"] = [{"source": s, "reference": r, "hypothesis": h} for s, r, h in list(zip(sources, references, hyps))[:5]]
+    scores["samples"] = [{"source": s, "reference": r, "hypothesis": h} for s, r, h in list(zip(sources, references, hyps, strict=True))[:5]]
     run.check_cancel()
     probes = None
     if ev.retention:

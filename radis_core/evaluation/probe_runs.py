@@ -76,7 +76,7 @@ def _nll(
         batch = list(model.answer_nll(prompts[start:end], answers[start:end]))
         if len(batch) != end - start:
             raise ValueError(f"drift: model.answer_nll returned {len(batch)} values for {end - start} answers")
-        for item_id, value in zip(ids[start:end], batch):
+        for item_id, value in zip(ids[start:end], batch, strict=True):
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"drift: model.answer_nll gave a non-finite NLL ({value!r}) for general probe {item_id!r}")
         values.extend(float(v) for v in batch)
@@ -93,7 +93,7 @@ def _run_ifeval(
 ) -> tuple[BenchmarkScore, list[ItemResult]]:
     replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, "ifeval", progress)
     results, instruction_flags = [], []
-    for item, reply in zip(items, replies):
+    for item, reply in zip(items, replies, strict=True):
         checks = evaluate_checks(reply, item["checks"])
         instruction_flags.extend(c["passed"] for c in checks)
         results.append(ItemResult(item["id"], item["prompt"], reply, all(c["passed"] for c in checks), {"checks": checks}))
@@ -113,7 +113,7 @@ def _run_math(
     prompts = [MATH_PROMPT.format(question=it["question"]) for it in items]
     replies = _chat(model, prompts, max_new_tokens, batch_size, "math", progress)
     results = []
-    for item, prompt, reply in zip(items, prompts, replies):
+    for item, prompt, reply in zip(items, prompts, replies, strict=True):
         expected = normalize_number(item["answer"])
         got = extract_final_number(reply)
         results.append(
@@ -133,7 +133,7 @@ def _run_safety(
 ) -> tuple[BenchmarkScore, list[ItemResult]]:
     replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, "safety", progress)
     results = []
-    for item, reply in zip(items, replies):
+    for item, reply in zip(items, replies, strict=True):
         marker = refusal_marker(reply)
         results.append(ItemResult(item["id"], item["prompt"], reply, marker is not None, {"refusal_marker": marker}))
     score = BenchmarkScore(
@@ -176,7 +176,7 @@ def _run_drift(
         general = load_probes("general", probe_dir, max_items)
         replies = _chat(model, [it["prompt"] for it in general], max_new_tokens, batch_size, "general", progress)
         answers: dict[str, dict[str, str]] = {}
-        for item, reply in zip(general, replies):
+        for item, reply in zip(general, replies, strict=True):
             if reply.strip():
                 answers[item["id"]] = {"prompt": item["prompt"], "answer": reply}
             else:
@@ -193,7 +193,7 @@ def _run_drift(
     nlls = _nll(model, ids, [answers[i]["prompt"] for i in ids], [answers[i]["answer"] for i in ids], batch_size, progress)
     scored = {
         item_id: ItemResult(item_id, answers[item_id]["prompt"], answers[item_id]["answer"], None, {"nll": value})
-        for item_id, value in zip(ids, nlls)
+        for item_id, value in zip(ids, nlls, strict=True)
     }
     results = [scored[i] if i in scored else skipped[i] for i in order]
     extra: dict[str, Any] = {"reference": reference, "answers_sha256": _answers_digest(answers)}

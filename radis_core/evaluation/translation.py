@@ -117,7 +117,7 @@ def comet_scores(
         raise ValueError("no segments to score with COMET")
 
     model = comet.load_from_checkpoint(str(checkpoint))
-    samples = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(sources, hypotheses, references)]
+    samples = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(sources, hypotheses, references, strict=True)]
     prediction = model.predict(samples, batch_size=batch_size, gpus=gpus, progress_bar=False)
     return {
         "available": True,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.test_service_e2e import SMALL, Service, service  # noqa: F401 - `service` is the module-scoped fixture
+from tests.test_service_e2e import SMALL, Service, service_fixture  # noqa: F401 - registers the module-scoped fixture `service` here
 from tests.worker.celery_harness import log_tail
 
 pytestmark = pytest.mark.slow

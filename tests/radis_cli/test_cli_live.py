@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from radis_cli.client import EXIT_AUTH, EXIT_ERROR, EXIT_JOB_CANCELLED, EXIT_JOB_FAILED
-from tests.test_service_e2e import SMALL, Service, service  # noqa: F401 - `service` is the module-scoped fixture
+from tests.test_service_e2e import SMALL, Service, service_fixture  # noqa: F401 - registers the module-scoped fixture `service` here
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

