@@ -165,19 +165,19 @@ class ArtifactStore:
                 gzip.GzipFile(filename="", mode="wb", fileobj=hashing, mtime=0) as gz,
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
             ):
-                    for entry in entries:
-                        rel = entry.relative_to(src).as_posix()
-                        arcname = f"{root_name}/{rel}" if root_name else rel
-                        info = tar.gettarinfo(str(entry), arcname=arcname)
-                        info.mtime = 0
-                        info.uid = info.gid = 0
-                        info.uname = info.gname = ""
-                        info.mode = 0o755 if info.isdir() else 0o644
-                        if info.isfile():
-                            with entry.open("rb") as source:
-                                tar.addfile(info, source)
-                        else:
-                            tar.addfile(info)
+                for entry in entries:
+                    rel = entry.relative_to(src).as_posix()
+                    arcname = f"{root_name}/{rel}" if root_name else rel
+                    info = tar.gettarinfo(str(entry), arcname=arcname)
+                    info.mtime = 0
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    info.mode = 0o755 if info.isdir() else 0o644
+                    if info.isfile():
+                        with entry.open("rb") as source:
+                            tar.addfile(info, source)
+                    else:
+                        tar.addfile(info)
         return StoredBlob(key=key, bytes=hashing.size, sha256=digest.hexdigest())
 
     # --- reading and removing -----------------------------------------------------------------

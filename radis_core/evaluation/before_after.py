@@ -102,7 +102,9 @@ def _score_model(
     references, sources = [p.target for p in pairs], [p.source for p in pairs]
     scores = translation_scores(hyps, references, target_lang=pairs[0].tgt_lang if pairs else None)
     comet = comet_scores(sources, hyps, references, ev.comet_model, gpus=gpus)
-    scores["samples"] = [{"source": s, "reference": r, "hypothesis": h} for s, r, h in list(zip(sources, references, hyps, strict=True))[:5]]
+    scores["samples"] = [
+        {"source": s, "reference": r, "hypothesis": h} for s, r, h in list(zip(sources, references, hyps, strict=True))[:5]
+    ]
     run.check_cancel()
     probes = None
     if ev.retention:

@@ -99,13 +99,15 @@ def test_an_upload_cut_by_the_api_dying_leaves_nothing_and_a_retry_succeeds(
         assert session.scalar(select(func.count()).select_from(File).where(File.project_id == project.id)) == 0
     assert blobs(settings.artifacts_root) == []  # the partial bytes never got a key
 
-    with api_process(settings, tmp_path / "api.log") as (base, _):
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
-            assert client.get("/v1/files").json()["data"] == []
-            retry = client.post("/v1/files", content=body, headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
-            assert retry.status_code == 200, retry.text
-            assert retry.json()["n_examples"] == 40_000
-            listed = client.get("/v1/files").json()["data"]
-            assert [f["id"] for f in listed] == [retry.json()["id"]]
-            assert client.get(f"/v1/files/{listed[0]['id']}/content").content == corpus(40_000)
+    with (
+        api_process(settings, tmp_path / "api.log") as (base, _),
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
+    ):
+        assert client.get("/v1/files").json()["data"] == []
+        retry = client.post("/v1/files", content=body, headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+        assert retry.status_code == 200, retry.text
+        assert retry.json()["n_examples"] == 40_000
+        listed = client.get("/v1/files").json()["data"]
+        assert [f["id"] for f in listed] == [retry.json()["id"]]
+        assert client.get(f"/v1/files/{listed[0]['id']}/content").content == corpus(40_000)
     assert len(blobs(settings.artifacts_root)) == 1

@@ -55,15 +55,15 @@ def test_serve_runs_a_job_on_the_embedded_default(tmp_path):
     tiny = build_tiny_model(tmp_path / "tiny")
     write_jsonl([Pair(f"Ich habe {i} Hunde.", f"I have {i} dogs.", "de", "en", i + 1) for i in range(12)], tmp_path / "t.jsonl")
     port = free_port()
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(tmp_path / "serve.log", "wb") as log:  # the server keeps its own descriptor of the log
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "radis_cli.main", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, proc, timeout=90)
@@ -91,4 +91,3 @@ def test_serve_runs_a_job_on_the_embedded_default(tmp_path):
         assert (tmp_path / "data" / "radis.db").exists() and (tmp_path / "data" / "broker.db").exists()
     finally:
         stop_process_group(proc, grace=30)
-        log.close()

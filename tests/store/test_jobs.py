@@ -395,7 +395,7 @@ def test_cancel_racing_a_claim_ends_consistent(committed) -> None:
     for _ in range(3):
         job_id = _new_queued_job(factory, project_id, file_id)
 
-        def act(session: Session, who: str) -> object:
+        def act(session: Session, who: str, job_id: str = job_id) -> object:
             if who == "api":
                 return request_cancel(session, project_id, job_id).status
             return claim_job(session, job_id, who)

@@ -177,10 +177,7 @@ def _corrupt(line_number: int) -> bytes:
 def test_a_bad_corpus_fails_with_invalid_training_file_naming_the_line(
     factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, which: str
 ) -> None:
-    if which == "training_file":
-        job_id = make_job(corpus=_corrupt(5))
-    else:
-        job_id = make_job(validation=_corrupt(5))
+    job_id = make_job(corpus=_corrupt(5)) if which == "training_file" else make_job(validation=_corrupt(5))
 
     assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "failed"
 
@@ -262,7 +259,9 @@ def test_two_workers_racing_run_the_job_once_and_a_late_delivery_is_a_no_op(
     runs = [_run_in_thread(lambda w=w: deliver(w)) for w in ("worker-a", "worker-b")]
     for thread, _ in runs:
         thread.join(timeout=180)
-    outcomes = {w: result.get("outcome", result.get("error")) for w, (_, result) in zip(("worker-a", "worker-b"), runs)}
+    outcomes = {
+        w: result.get("outcome", result.get("error")) for w, (_, result) in zip(("worker-a", "worker-b"), runs, strict=True)
+    }
 
     assert sorted(outcomes.values()) == ["skipped", "succeeded"], outcomes
     winner = next(w for w, outcome in outcomes.items() if outcome == "succeeded")

@@ -22,7 +22,7 @@ class FakeChatModel:
 
     def answer_nll(self, prompts, answers):
         self.nll_calls.append((list(prompts), list(answers)))
-        return [self.nll(p, a) for p, a in zip(prompts, answers)]
+        return [self.nll(p, a) for p, a in zip(prompts, answers, strict=True)]
 
 
 def _jsonl(path, rows):
