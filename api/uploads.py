@@ -303,10 +303,11 @@ async def receive_upload(
         if blob is not None:  # cancelled from outside after the thread finished
             artifacts.delete(blob.key)
         raise
-    if read_error is not None or store_error is not None:
+    error = read_error or store_error
+    if error is not None:
         if blob is not None:  # the closing boundary came, then reading failed: keep nothing
             artifacts.delete(blob.key)
-        raise read_error or store_error  # type: ignore[misc]
+        raise error
     assert blob is not None
     if not upload.file_seen:
         artifacts.delete(blob.key)

@@ -197,6 +197,7 @@ class SSEMessage:
 def parse_sse(lines: Iterator[str]) -> Iterator[SSEMessage]:
     """SSE messages from the stream's lines (the WHATWG rules the service uses: ``field: value``,
     blank line ends a message, ``:`` starts a comment, several ``data:`` lines are joined by newlines)."""
+    data: list[str]
     event, data, event_id = "message", [], None
     for line in lines:
         if line == "":

@@ -30,6 +30,7 @@ import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from radis_core import languages
 from radis_core.corpus import Pair, write_jsonl
@@ -95,10 +96,10 @@ def find_or_download_wheel(cache_dir: Path | None = None) -> Path:
     return wheel
 
 
-def _load_items(wheel: Path, lang: str) -> dict[int, dict]:
+def _load_items(wheel: Path, lang: str) -> dict[int, dict[str, Any]]:
     """``id_orig`` → parsed TOML of one language's active (not ignored) templates."""
     prefix = f"{_TEMPLATES}/{lang}/symbolic/"
-    items: dict[int, dict] = {}
+    items: dict[int, dict[str, Any]] = {}
     with zipfile.ZipFile(wheel) as archive:
         names = sorted(n for n in archive.namelist() if n.startswith(prefix) and n.endswith(".toml"))
         if not names:
@@ -164,7 +165,7 @@ def build_demo_corpus(
     return train, valid
 
 
-def load_gsm_math(wheel: Path, lang: str = "eng") -> list[dict]:
+def load_gsm_math(wheel: Path, lang: str = "eng") -> list[dict[str, Any]]:
     """Math probe items ``{"question", "answer", "id_orig"}``, sorted by ``id_orig``.
 
     ``answer`` is the final number after ``####`` in the reference solution, as a string with

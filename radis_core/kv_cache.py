@@ -26,13 +26,13 @@ class ReservedLayer(DynamicLayer):
     """One layer's keys and values in preallocated ``[batch, heads, capacity, dim]`` buffers."""
 
     def __init__(self, keys: Any, values: Any, extra_positions: int):
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # transformers' DynamicLayer.__init__ is unannotated
         batch, heads, length, _ = keys.shape
         self._k = keys.new_empty((batch, heads, length + extra_positions, keys.shape[-1]))
         self._v = values.new_empty((batch, heads, length + extra_positions, values.shape[-1]))
         self._k[:, :, :length] = keys
         self._v[:, :, :length] = values
-        self.length = length
+        self.length: int = length
         self.device = keys.device
         self.is_initialized = True
         self._refresh()

@@ -246,7 +246,7 @@ def load_model(resolved: ResolvedModel, *, device: str = "auto", dtype: str = "a
         # plan (~0.3 s) for every (batch, length) it has not seen: every decode step and most
         # length-grouped training batches. Measured on an H200 (BENCHMARKS.md, target 7).
         torch.backends.cuda.enable_cudnn_sdp(False)
-    model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=pick_dtype(dtype, dev), attn_implementation="sdpa")
+    model: Any = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=pick_dtype(dtype, dev), attn_implementation="sdpa")
     model.to(dev)
     model.eval()
     torch.set_grad_enabled(True)

@@ -55,6 +55,8 @@ def build_tiny_model(out_dir: Path, *, vocab_size: int = 600, hidden_size: int =
     )
     tok.chat_template = CHATML_TEMPLATE
 
+    pad_token_id = tok.convert_tokens_to_ids("<|endoftext|>")
+    assert isinstance(pad_token_id, int), "one token in, one id out"
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tok),
@@ -65,7 +67,7 @@ def build_tiny_model(out_dir: Path, *, vocab_size: int = 600, hidden_size: int =
         num_key_value_heads=2,
         max_position_embeddings=1024,
         eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
+        pad_token_id=pad_token_id,
         bos_token_id=None,
         tie_word_embeddings=True,
     )

@@ -121,7 +121,9 @@ class ArtifactStore:
             tmp.unlink(missing_ok=True)
             raise
 
-    def save_stream(self, chunks: Iterable[bytes], *, max_bytes: int, prefix: str, name: str | None = None) -> StoredBlob:
+    def save_stream(
+        self, chunks: Iterable[bytes | memoryview], *, max_bytes: int, prefix: str, name: str | None = None
+    ) -> StoredBlob:
         """Store ``chunks`` under a fresh key below ``prefix`` (named ``name`` when given, e.g. a file id).
 
         Raises :class:`TooLarge` as soon as more than ``max_bytes`` arrive; the partial data is removed.

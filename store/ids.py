@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
+from typing import overload
 
 FILE_PREFIX = "file-"
 JOB_PREFIX = "ftjob-"
@@ -55,6 +56,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def unix_seconds(moment: datetime) -> int: ...
+@overload
+def unix_seconds(moment: datetime | None) -> int | None: ...
 def unix_seconds(moment: datetime | None) -> int | None:
     """Whole Unix seconds, as OpenAI's ``created_at`` fields carry them; ``None`` stays ``None``."""
     if moment is None:

@@ -15,9 +15,9 @@ import json
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from radis_core.settings.methods import METHODS
@@ -137,10 +137,14 @@ def count_active_jobs(session: Session, project_id: str) -> int:
 
 def _conditional_update(session: Session, job_id: str, conditions: list[ColumnElement[bool]], values: dict[str, Any]) -> bool:
     """Run ``UPDATE jobs SET values WHERE id = job_id AND conditions``; True when the row matched."""
-    result = session.execute(
-        update(Job).where(Job.id == job_id, *conditions).values(**values),
-        # The row is re-read after the update; evaluating the WHERE in Python would be wasted work.
-        execution_options={"synchronize_session": False},
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed for any statement.
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Job).where(Job.id == job_id, *conditions).values(**values),
+            # The row is re-read after the update; evaluating the WHERE in Python would be wasted work.
+            execution_options={"synchronize_session": False},
+        ),
     )
     return result.rowcount == 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -129,10 +129,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
 
+    if TYPE_CHECKING:  # every table declares both columns itself (ids are strings, event ids integers)
+        id: Mapped[Any]
+        created_at: Mapped[datetime]
+
     @property
     def created_at_unix(self) -> int:
         """``created_at`` (every table has one) as whole Unix seconds, as OpenAI's ``created_at`` fields."""
-        return unix_seconds(self.created_at)  # type: ignore[attr-defined, return-value]
+        return unix_seconds(self.created_at)
 
 
 class Project(Base):

@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
-T = TypeVar("T")
+from store.models import Base
+
+T = TypeVar("T", bound=Base)
 
 
 def check_limit(limit: int, *, maximum: int | None = None) -> None:
@@ -32,10 +34,9 @@ def page(
 ) -> tuple[list[T], bool]:
     """One page of ``query`` after the ``cursor`` row; returns ``(rows, has_more)``."""
     check_limit(limit)
-    created_at = model.created_at  # type: ignore[attr-defined]
-    row_id = model.id  # type: ignore[attr-defined]
+    created_at, row_id = model.created_at, model.id
     if cursor is not None:
-        c_created, c_id = cursor.created_at, cursor.id  # type: ignore[attr-defined]
+        c_created, c_id = cursor.created_at, cursor.id
         if descending:
             query = query.where(or_(created_at < c_created, and_(created_at == c_created, row_id < c_id)))
         else:

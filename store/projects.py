@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from store.errors import AlreadyExists, NotFound
@@ -61,9 +63,13 @@ def lock_project(session: Session, project_id: str) -> None:
     takes the project's row lock; on SQLite it starts the write transaction at once, so a check and the
     insert that follows it cannot interleave with another writer's. Raises :class:`NotFound`.
     """
-    result = session.execute(
-        update(Project).where(Project.id == project_id).values(name=Project.name),
-        execution_options={"synchronize_session": False},
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed for any statement.
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Project).where(Project.id == project_id).values(name=Project.name),
+            execution_options={"synchronize_session": False},
+        ),
     )
     if result.rowcount == 0:
         raise NotFound("project", project_id)

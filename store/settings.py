@@ -11,6 +11,7 @@ redacts them already).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -153,7 +154,7 @@ class Settings(BaseSettings):
         out["embedded"] = self.embedded
         return out
 
-    def __repr_args__(self):  # type: ignore[override]
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # pydantic's repr would print URLs with their passwords; logs and tracebacks show repr.
         for name, value in super().__repr_args__():
             yield name, redacted(value) if name in _URL_FIELDS and isinstance(value, str) else value

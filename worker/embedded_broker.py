@@ -28,6 +28,7 @@ class Transport(SQLAlchemyTransport):
 
     def establish_connection(self) -> Any:
         """Connect, creating the folder of a SQLite broker file first."""
+        assert self.client is not None, "kombu binds the transport to its connection before connecting"
         url = make_url(self.client.hostname)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -218,7 +218,7 @@ class JobReporter:
             elif isinstance(event, CheckpointSaved):
                 self._flush_locked()
                 self._record_checkpoint(event, message, data)
-            elif event.type == EventType.METRICS:
+            elif event.type == "metrics":
                 self._buffer_metrics(event, message, data)
             else:
                 self._flush_locked()

@@ -111,6 +111,8 @@ class TableParser:
         source = rec.text(value, source_name, present=present)
         value, present = cell("target")
         target = rec.text(value, target_name, present=present)
+        src: str | None
+        tgt: str | None
         if header.src is not None:
             src, tgt = header.src, header.tgt
         else:

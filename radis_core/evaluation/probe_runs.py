@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -84,15 +84,16 @@ def _nll(
     return values
 
 
-def _rate(flags: list[bool]) -> float | None:
-    return sum(flags) / len(flags) if flags else None
+def _rate(flags: Sequence[bool | None]) -> float | None:
+    return sum(1 for passed in flags if passed) / len(flags) if flags else None
 
 
 def _run_ifeval(
-    model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int, progress: ProgressCallback
+    model: ChatModel, items: list[dict[str, Any]], max_new_tokens: int, batch_size: int, progress: ProgressCallback
 ) -> tuple[BenchmarkScore, list[ItemResult]]:
     replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, "ifeval", progress)
-    results, instruction_flags = [], []
+    results: list[ItemResult] = []
+    instruction_flags: list[bool] = []
     for item, reply in zip(items, replies, strict=True):
         checks = evaluate_checks(reply, item["checks"])
         instruction_flags.extend(c["passed"] for c in checks)
@@ -108,7 +109,7 @@ def _run_ifeval(
 
 
 def _run_math(
-    model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int, progress: ProgressCallback
+    model: ChatModel, items: list[dict[str, Any]], max_new_tokens: int, batch_size: int, progress: ProgressCallback
 ) -> tuple[BenchmarkScore, list[ItemResult]]:
     prompts = [MATH_PROMPT.format(question=it["question"]) for it in items]
     replies = _chat(model, prompts, max_new_tokens, batch_size, "math", progress)
@@ -129,7 +130,7 @@ def _run_math(
 
 
 def _run_safety(
-    model: ChatModel, items: list[dict], max_new_tokens: int, batch_size: int, progress: ProgressCallback
+    model: ChatModel, items: list[dict[str, Any]], max_new_tokens: int, batch_size: int, progress: ProgressCallback
 ) -> tuple[BenchmarkScore, list[ItemResult]]:
     replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, "safety", progress)
     results = []
@@ -145,7 +146,7 @@ def _run_safety(
     return score, results
 
 
-def _validate_reference_answers(reference_answers: dict) -> dict[str, dict[str, str]]:
+def _validate_reference_answers(reference_answers: dict[str, Any]) -> dict[str, dict[str, str]]:
     if not isinstance(reference_answers, dict):
         raise TypeError(
             f"reference_answers must be a dict of id -> {{'prompt', 'answer'}}, got {type(reference_answers).__name__}"
@@ -163,7 +164,7 @@ def _validate_reference_answers(reference_answers: dict) -> dict[str, dict[str, 
 
 def _run_drift(
     model: ChatModel,
-    reference_answers: dict | None,
+    reference_answers: dict[str, Any] | None,
     max_items: int,
     max_new_tokens: int,
     probe_dir: str | Path | None,
@@ -215,7 +216,7 @@ def run_benchmarks(
     max_items: int = 20,
     max_new_tokens: int = 128,
     probe_dir: str | Path | None = None,
-    reference_answers: dict | None = None,
+    reference_answers: dict[str, Any] | None = None,
     on_progress: ProgressCallback | None = None,
     batch_size: int = 8,
 ) -> BenchmarkRun:

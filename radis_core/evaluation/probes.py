@@ -137,7 +137,8 @@ def load_probes(name: str, probe_dir: str | Path | None = None, limit: int | Non
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1 (or None for all items), got {limit}")
 
-    text = source = None
+    text: str | None = None
+    source = ""
     if probe_dir is not None:
         directory = Path(probe_dir)
         if not directory.is_dir():
