@@ -67,6 +67,8 @@ def check_model(model: str, settings: Settings) -> str:
 
 # --- settings sections ----------------------------------------------------------------------------
 
+#: Settings that name a model (a teacher): checked like the job's own ``model``.
+_MODEL_FIELDS = (("rationale", "rationale_model"), ("rewrite", "teacher_model"), ("teacher", "teacher_model"))
 #: Settings that name files on the server: callers may set them only where local models are allowed.
 _SERVER_PATH_FIELDS = {"evaluation": ("probe_dir", "comet_model")}
 
@@ -115,14 +117,15 @@ def validate_job_request(body: CreateJobRequest, settings: Settings) -> Validate
             given = _given(getattr(section, name))
             if given:
                 method_settings[name] = given
-    rationale = method_settings.get("rationale") or {}
-    if rationale.get("rationale_model") is not None:
-        # A teacher model is a model like any other: the same rules decide what may be loaded.
-        try:
-            rationale["rationale_model"] = check_model(rationale["rationale_model"], settings)
-        except APIError as exc:
-            exc.param = f"{prefix}.rationale.rationale_model"
-            raise
+    for section_name, name in _MODEL_FIELDS:
+        section_values = method_settings.get(section_name) or {}
+        if section_values.get(name) is not None:
+            # A teacher model is a model like any other: the same rules decide what may be loaded.
+            try:
+                section_values[name] = check_model(section_values[name], settings)
+            except APIError as exc:
+                exc.param = f"{prefix}.{section_name}.{name}"
+                raise
     for section_name, names in _SERVER_PATH_FIELDS.items():
         for name in names:
             if (method_settings.get(section_name) or {}).get(name) is not None and not allow_local_models(settings):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from radis_core.settings import Hyperparameters, Method, RadisSettings, SupervisedSettings
+from radis_core.settings import Hyperparameters, Method, RadisSettings, SdftSettings, SeqkdSettings, SupervisedSettings
 from store.ids import event_public_id, unix_seconds
 from store.models import Checkpoint, File, Job, JobEvent
 
@@ -109,6 +109,8 @@ class MethodRequest(_Strict):
     type: Method = "radis"
     radis: RadisSettings | None = None
     supervised: SupervisedSettings | None = None
+    sdft: SdftSettings | None = None
+    seqkd: SeqkdSettings | None = None
 
 
 class CreateJobRequest(_Strict):
@@ -199,9 +201,9 @@ class FineTuningJob(BaseModel):
     def from_row(cls, job: Job) -> FineTuningJob:
         hyperparameters = requested_or_resolved_hyperparameters(job)
         method_body: dict[str, Any] = {"hyperparameters": hyperparameters}
-        for section in ("rationale", "evaluation"):
-            if (job.method_settings or {}).get(section):
-                method_body[section] = job.method_settings[section]
+        for section, values in (job.method_settings or {}).items():
+            if values:  # every section the caller set (rationale, evaluation, rewrite, teacher)
+                method_body[section] = values
         error = None
         if job.error_code or job.error_message:
             error = JobError(code=job.error_code, message=job.error_message, param=job.error_param)

@@ -25,8 +25,8 @@ from radis_cli.progress import watch
 
 #: Sized so the demo finishes in minutes on a 2-core CPU; a GPU deployment would use the defaults.
 DEMO_SETTINGS: dict[str, Any] = {
-    "hyperparameters": {"max_seq_len": 384},
-    "rationale": {"max_new_tokens": 96},
+    # Room for prompt + reference + a rationale at its default budget (256 tokens).
+    "hyperparameters": {"max_seq_len": 448},
     "evaluation": {"max_new_tokens": 64, "max_probe_items": 10},
 }
 
@@ -85,7 +85,16 @@ def _upload(client: httpx.Client, path: Path) -> dict[str, Any]:
     return r.json()
 
 
-def run_demo(*, out: Path, method: str, port: int, model: str, console: Console) -> int:
+def run_demo(
+    *,
+    out: Path,
+    method: str,
+    port: int,
+    model: str,
+    console: Console,
+    n_train: int = 80,
+    settings: dict[str, Any] | None = None,
+) -> int:
     """Run the demo; returns the process exit code."""
     from radis_core.demo_data import build_demo_corpus
     from radis_core.evaluation.report import render_markdown
@@ -99,7 +108,7 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
     base = f"http://127.0.0.1:{port}"
 
     console.print("[bold]1/5[/] demo corpus (German→English GSM8K questions, MIT licence)")
-    train, valid = build_demo_corpus(out / "data")
+    train, valid = build_demo_corpus(out / "data", n_train=n_train)
     console.print("[bold]2/5[/] API key and embedded service (SQLite, SQLite broker, Celery worker)")
     key = _create_key(env)
     with open(out / "service.log", "w") as log:  # the server keeps its own descriptor of the log
@@ -122,7 +131,7 @@ def run_demo(*, out: Path, method: str, port: int, model: str, console: Console)
             "validation_file": vf["id"],
             "seed": 42,
             "suffix": "demo",
-            "method": {"type": method, method: DEMO_SETTINGS},
+            "method": {"type": method, method: settings if settings is not None else DEMO_SETTINGS},
         }
         job = client.post("/v1/fine_tuning/jobs", json=body).raise_for_status().json()
         console.print(f"[bold]4/5[/] job {job['id']} ({method} on {model})")

@@ -220,14 +220,22 @@ def keys_revoke(key_id: str) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("radis-demo"), help="Where the adapter, report and demo data go."),
-    method: str = typer.Option("radis", help="radis or supervised."),
+    method: str = typer.Option("radis", help="radis, supervised, sdft or seqkd (`radis settings` lists their settings)."),
     port: int = typer.Option(0, help="API port (0 = a free one)."),
     model: str = typer.Option("smollm2-135m-instruct"),
+    pairs: int = typer.Option(80, min=8, max=100, help="Training pairs of the demo corpus (held-out pairs stay 20)."),
+    sets: list[str] = typer.Option([], "--set", help="A setting over the demo's, SECTION.KEY=VALUE (repeatable)."),
 ) -> None:
     """Start the embedded service, upload the de→en demo corpus, run a job over HTTP, save the adapter."""
-    from radis_cli.demo import run_demo
+    from radis_cli.demo import DEMO_SETTINGS, run_demo
+    from radis_core.settings import SettingsError, merged_sections, method_settings, parse_assignments
 
-    raise typer.Exit(run_demo(out=out, method=method, port=port, model=model, console=console))
+    try:
+        settings = merged_sections(DEMO_SETTINGS, dotted=parse_assignments(sets, "--set"))
+        method_settings(method, settings, f"method.{method}")  # refused here, before anything starts
+    except (SettingsError, KeyError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set/--method") from None
+    raise typer.Exit(run_demo(out=out, method=method, port=port, model=model, console=console, n_train=pairs, settings=settings))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ class StageBars:
         data = event.get("data") or {}
         if "rationales_total" in data:
             self.progress.update(self.bar("generating_rationales", data["rationales_total"]), completed=data["rationales_done"])
+        elif "targets_total" in data:  # SDFT rewrites, SeqKD teacher translations
+            self.progress.update(self.bar("generating_targets", data["targets_total"]), completed=data["targets_done"])
         elif "total_steps" in data and "step" in data:
             loss = data.get("train_loss")
             info = f"loss {loss:.3f}" if isinstance(loss, (int, float)) else ""

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 if TYPE_CHECKING:
     from radis_core.settings import SupervisedSettings
@@ -50,7 +58,10 @@ def run(
     model: str = typer.Option("smollm2-135m-instruct", help="Catalogue name, local HF folder, .gguf file or hf:org/name."),
     train: Path = typer.Option(..., exists=True, dir_okay=False, help="Training corpus (JSONL/TSV/CSV/chat JSONL)."),
     valid: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Held-out pairs; default: a seeded holdout."),
-    method: str = typer.Option("radis", help="radis (reference + rationale) or supervised (reference only)."),
+    method: str = typer.Option(
+        "radis",
+        help="radis (reference + rationale), supervised (reference), sdft (own rewrite of the reference) or seqkd (teacher translation).",
+    ),
     out: Path = typer.Option(Path("runs/latest"), help="Output folder: adapter/, report.json, report.md, rationales.jsonl."),
     seed: int = typer.Option(42, min=0, max=2**31 - 1),
     hp: list[str] = typer.Option([], "--hp", help="A hyperparameter, KEY=VALUE (repeatable): --hp lora_rank=8 --hp n_epochs=2."),
@@ -71,10 +82,10 @@ def run(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
 ) -> None:
     """Fine-tune MODEL on TRAIN, evaluate base vs tuned, and export a PEFT adapter. `radis-core settings` lists every setting."""
-    from radis_core.config import JobSpec
+    from radis_core.config import DEFAULT_TRANSLATION_TEMPLATE, JobSpec
     from radis_core.events import ProgressEvent, StepDone
     from radis_core.pipeline import run_job
-    from radis_core.settings import RationaleSettings, SettingsError, as_method, rationale_of
+    from radis_core.settings import SettingsError
 
     chosen = settings_from_options(method, settings_json, hp, sets)
     try:
@@ -82,7 +93,7 @@ def run(
             model=model,
             train_file=train,
             valid_file=valid,
-            method=as_method(method),
+            settings=chosen,
             output_dir=out,
             seed=seed,
             src_lang=src_lang,
@@ -90,10 +101,7 @@ def run(
             cache_dir=cache_dir,
             device=device,
             export_merged=merged,
-            hyperparameters=chosen.hyperparameters,
-            evaluation=chosen.evaluation,
-            rationale=rationale_of(chosen) or RationaleSettings(),
-            **({"translation_template": translation_template} if translation_template else {}),
+            translation_template=translation_template or DEFAULT_TRANSLATION_TEMPLATE,
         )
     except SettingsError as exc:
         raise typer.BadParameter(exc.reason, param_hint=exc.path) from None
@@ -109,7 +117,7 @@ def run(
         transient=False,
         disable=json_out or not console.is_terminal and os.environ.get("RADIS_PROGRESS") != "1",
     ) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_event(e: ProgressEvent) -> None:
             if e.total is not None:

@@ -1,8 +1,9 @@
-"""What one run needs: the settings contract's sections plus the run's files, folders and device.
+"""What one run needs: the method's settings plus the run's files, folders and device.
 
 The settings themselves (each with its type, default, range and help) are declared once in
-:mod:`radis_core.settings`; this module only gathers them with the paths of one run. It must stay
-importable without torch: the API imports the settings through it.
+:mod:`radis_core.settings`; this module only gathers them with the paths of one run. The method is
+the settings' type (``RadisSettings`` → ``radis``), so a spec cannot pair one method with another's
+sections. It must stay importable without torch.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from pydantic import TypeAdapter, ValidationError
 from radis_core.settings import (
     DEFAULT_RATIONALE_TEMPLATE,
     DEFAULT_TRANSLATION_TEMPLATE,
-    METHODS,
+    METHOD_SETTINGS,
     EvalSettings,
     Hyperparameters,
     Method,
-    RationaleSettings,
-    SettingsError,
+    RadisSettings,
+    SupervisedSettings,
     Template,
+    as_method,
     settings_error,
 )
 
@@ -39,23 +41,20 @@ _TEMPLATE: TypeAdapter[str] = TypeAdapter(Template)
 class JobSpec:
     """Everything one run needs. Paths are local; the service materialises uploads before calling.
 
-    Construction checks what the settings models cannot: the method's name and the translation
-    template (the sections validated themselves when they were built).
+    Construction checks the translation template (the settings validated themselves when built).
     """
 
     model: str
     train_file: Path
     output_dir: Path
-    method: Method = "radis"
+    #: The method's settings; their type names the method (see :data:`radis_core.settings.METHOD_SETTINGS`).
+    settings: SupervisedSettings = field(default_factory=RadisSettings)
     valid_file: Path | None = None
     seed: int = 42
     #: The instruction the tuned model is trained and evaluated with (and that users should send).
     translation_template: str = DEFAULT_TRANSLATION_TEMPLATE
     src_lang: str | None = None
     tgt_lang: str | None = None
-    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
-    rationale: RationaleSettings = field(default_factory=RationaleSettings)
-    evaluation: EvalSettings = field(default_factory=EvalSettings)
     cache_dir: Path | None = None
     work_dir: Path | None = None
     export_merged: bool = False
@@ -63,9 +62,20 @@ class JobSpec:
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise SettingsError("method", f"must be one of {', '.join(METHODS)}, got {self.method!r}")
         try:
             _TEMPLATE.validate_python(self.translation_template)
         except ValidationError as exc:
             raise settings_error(exc, "translation_template") from None
+
+    @property
+    def method(self) -> Method:
+        """The method these settings belong to."""
+        return as_method(next(name for name, model in METHOD_SETTINGS.items() if type(self.settings) is model))
+
+    @property
+    def hyperparameters(self) -> Hyperparameters:
+        return self.settings.hyperparameters
+
+    @property
+    def evaluation(self) -> EvalSettings:
+        return self.settings.evaluation

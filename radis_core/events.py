@@ -231,3 +231,5 @@ class JobResult:
     steps: int
     rationale_samples: list[dict[str, Any]] = field(default_factory=list)
     merged_dir: Path | None = None
+    #: The per-pair JSON Lines of what the teacher wrote (rationales, rewrites, translations), if any.
+    samples_path: Path | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 # Longest acceptable padding share inside one prefill bucket, and the most positions one bucket
 # may hold (bounds the activations of one prefill forward). On a CPU a prefill forward is
@@ -53,12 +53,17 @@ class DecodeSettings:
     seed: int = 0
 
 
+#: Why a row stopped: the model ended its turn, a stop string appeared, or the token budget ran out.
+FinishReason = Literal["end_of_turn", "stop", "length"]
+
+
 @dataclass
 class Generation:
-    """One decoded continuation."""
+    """One decoded continuation and why it ended (``length``: the budget cut it, the model did not finish)."""
 
     text: str
     new_tokens: int
+    finish_reason: FinishReason = "end_of_turn"
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> str:
@@ -102,9 +107,9 @@ def generate(
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                for i, tokens in zip(idx, decoder.decode([encoded[i] for i in idx]), strict=True):
+                for i, (tokens, reason) in zip(idx, decoder.decode([encoded[i] for i in idx]), strict=True):
                     text = tokenizer.decode(tokens, skip_special_tokens=True)
-                    results[i] = Generation(text=cut_at_stop(text, settings.stop), new_tokens=len(tokens))
+                    results[i] = Generation(text=cut_at_stop(text, settings.stop), new_tokens=len(tokens), finish_reason=reason)
                 if on_batch is not None:
                     on_batch(min(start + batch_size, len(order)), len(order))
     finally:
@@ -162,8 +167,8 @@ class _BatchDecoder:
         # a stop string of k characters spans at most 4k byte-level tokens
         self.stop_window = 4 * max((len(s) for s in settings.stop), default=0) + 1
 
-    def decode(self, rows: list[list[int]]) -> list[list[int]]:
-        """New tokens of every row, end-of-turn token excluded."""
+    def decode(self, rows: list[list[int]]) -> list[tuple[list[int], FinishReason]]:
+        """New tokens of every row (end-of-turn token excluded) and why the row stopped."""
         import torch
 
         cache, mask, logits = self._prefill(rows)
@@ -179,6 +184,7 @@ class _BatchDecoder:
         seen = seen.to(self.device)
         positions = torch.tensor([len(ids) for ids in rows], device=self.device)
         new: list[list[int]] = [[] for _ in rows]
+        reasons: list[FinishReason] = ["length"] * n
         batch_rows = list(range(n))  # original row of each batch row
         finished: set[int] = set()
         for _step in range(self.settings.max_new_tokens):
@@ -189,10 +195,14 @@ class _BatchDecoder:
                     continue  # still riding along until the batch is compacted; its token is ignored
                 if token in self.eos_ids:
                     finished.add(row)
+                    reasons[row] = "end_of_turn"
                     continue
                 new[row].append(token)
-                if len(new[row]) >= self.settings.max_new_tokens or self._hit_stop(new[row]):
+                if self._hit_stop(new[row]):
                     finished.add(row)
+                    reasons[row] = "stop"
+                elif len(new[row]) >= self.settings.max_new_tokens:
+                    finished.add(row)  # the reason stays "length"
             live = [b for b, row in enumerate(batch_rows) if row not in finished]
             if not live:
                 break
@@ -212,7 +222,7 @@ class _BatchDecoder:
             )
             logits = out.logits[:, -1, :].float()
             positions = positions + 1
-        return new
+        return list(zip(new, reasons, strict=True))
 
     def _prefill(self, rows: list[list[int]]) -> tuple[Any, Any, Any]:
         """One cache for all rows, its attention mask, and each row's next-token logits.
@@ -276,14 +286,14 @@ class _BatchDecoder:
         """Next token of each row: transformers' processors in ``generate``'s order, then argmax or a seeded draw."""
         import torch
 
-        s = self.settings
-        if s.repetition_penalty != 1.0:
+        # each processor exists exactly when its setting asks for it (see __init__)
+        if self.repetition is not None:
             logits = self.repetition(seen, logits)
-        if s.no_repeat_ngram_size:  # n-grams must not run across padding: one row at a time
+        if self.no_repeat is not None:  # n-grams must not run across padding: one row at a time
             logits = torch.cat(
                 [self.no_repeat(torch.tensor([h], device=self.device), logits[b : b + 1]) for b, h in enumerate(histories)]
             )
-        if not s.do_sample:
+        if self.temperature is None or self.top_p is None:  # greedy: do_sample is off
             return logits.argmax(dim=-1)
         logits = self.top_p(seen, self.temperature(seen, logits))
         probs = torch.softmax(logits, dim=-1)
@@ -295,7 +305,7 @@ class _BatchDecoder:
         tail = self.tokenizer.decode(tokens[-self.stop_window :], skip_special_tokens=True)
         return any(s in tail for s in self.settings.stop)
 
-    def _decode_with_hf_generate(self, rows: list[list[int]]) -> list[list[int]]:
+    def _decode_with_hf_generate(self, rows: list[list[int]]) -> list[tuple[list[int], FinishReason]]:
         """Fallback for models whose cache is not a plain growing one (sliding windows, hybrids)."""
         import torch
 
@@ -318,7 +328,14 @@ class _BatchDecoder:
         if s.stop:
             kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
         out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
-        return [_strip_after_eos(seq, sorted(self.eos_ids), self.pad_id) for seq in out[:, width:].tolist()]
+        results: list[tuple[list[int], FinishReason]] = []
+        for seq in out[:, width:].tolist():
+            tokens = _strip_after_eos(seq, sorted(self.eos_ids), self.pad_id)
+            reason: FinishReason = "end_of_turn" if any(t in self.eos_ids for t in seq) else "length"
+            if s.stop and self._hit_stop(tokens):
+                reason = "stop"
+            results.append((tokens, reason))
+        return results
 
 
 def left_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:

@@ -9,7 +9,6 @@ Each step is a function with typed inputs and outputs; :func:`run_job` reads top
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,20 +18,19 @@ from radis_core.config import JobSpec
 from radis_core.evaluation.before_after import Evaluation, evaluate_before_after
 from radis_core.events import (
     CancelCheck,
-    Counted,
     EventCallback,
     JobResult,
     Note,
-    StageStarted,
     TrainingStarted,
     never_cancel,
     no_events,
     stage_started,
 )
 from radis_core.job_data import CorpusRejected, JobData, load_job_data
-from radis_core.results import Rationales, Trained, adapter_meta, write_rationales
+from radis_core.results import Trained, adapter_meta, write_samples
 from radis_core.run_context import RunContext
-from radis_core.settings import resolve
+from radis_core.settings import rationale_of, resolve
+from radis_core.targets_step import Targets, draw_targets
 
 __all__ = ["CorpusRejected", "run_job"]
 
@@ -54,12 +52,12 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
         model, tokenizer, source = load_base_model(spec, run)
     run.check_cancel()
 
-    with run.timed("rationale_seconds"):
-        rationales = draw_rationales(spec, data, model, tokenizer, source.fingerprint, run)
+    with run.timed("rationale_seconds"):  # the teacher's generation, whatever the method generates
+        targets = draw_targets(spec, spec.settings, data, model, tokenizer, source.fingerprint, run)
     run.check_cancel()
 
     with run.timed("train_seconds"):
-        trained = train_adapter(spec, data, model, tokenizer, rationales, run)
+        trained = train_adapter(spec, data, model, tokenizer, targets, run)
     run.check_cancel()
 
     with run.timed("eval_seconds"):
@@ -68,7 +66,7 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
         )
 
     with run.timed("export_seconds"):
-        return export_results(spec, data, source, trained, tokenizer, rationales, evaluation, run)
+        return export_results(spec, data, source, trained, tokenizer, targets, evaluation, run)
 
 
 def _check_templates(spec: JobSpec) -> None:
@@ -76,7 +74,8 @@ def _check_templates(spec: JobSpec) -> None:
 
     # The settings contract already refused unknown placeholders; this also catches a template that
     # fills to something the prompt builder cannot use.
-    for template in (spec.translation_template, spec.rationale.template):
+    rationale = rationale_of(spec.settings)
+    for template in (spec.translation_template, *([rationale.template] if rationale else [])):
         fill_template(template, source="", src_lang="en", tgt_lang="de")
 
 
@@ -102,64 +101,7 @@ def _cache_dir(spec: JobSpec) -> Path:
     return Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
 
 
-def draw_rationales(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, fingerprint: str, run: RunContext) -> Rationales:
-    """RaDis: the base model (or ``rationale.rationale_model``) explains each reference. Other methods: nothing."""
-    if spec.method != "radis":
-        return Rationales(texts=None, stats={"method": spec.method, "used": False}, samples=[])
-    from radis_core.models import load_model, resolve_model
-    from radis_core.rationale_cache import RationaleCache
-    from radis_core.rationales import generate_rationales
-
-    pairs = data.train_pairs
-    run.emit(StageStarted("generating_rationales", f"Generating rationales for {len(pairs)} pairs", total=len(pairs)))
-    teacher, teacher_tokenizer, teacher_fingerprint = model, tokenizer, fingerprint
-    if spec.rationale.rationale_model:
-        teacher_source = resolve_model(spec.rationale.rationale_model, _cache_dir(spec))
-        teacher, teacher_tokenizer = load_model(teacher_source, device=spec.device, dtype=spec.dtype)
-        teacher_fingerprint = teacher_source.fingerprint
-
-    generated = generate_rationales(
-        teacher,
-        teacher_tokenizer,
-        pairs,
-        spec.rationale,
-        model_fingerprint=teacher_fingerprint,
-        cache=RationaleCache(_cache_dir(spec) / "rationales.sqlite"),
-        seed=spec.seed,
-        on_progress=lambda d, t: run.emit(
-            Counted("generating_rationales", f"Rationales {d}/{t}", d, t, {"rationales_done": d, "rationales_total": t})
-        ),
-        should_cancel=run.should_cancel,
-    )
-    if teacher is not model:
-        del teacher, teacher_tokenizer
-        gc.collect()
-    stats = {"method": spec.method, "used": True, **generated.stats()}
-    run.emit(
-        Note(
-            "generating_rationales",
-            f"Rationales ready: {generated.generated} generated, {generated.cached} from cache, "
-            f"{sum(generated.rejected.values())} rejected",
-            generated.stats(),
-        )
-    )
-    samples = [
-        {
-            "source": r.pair.source,
-            "reference": r.pair.target,
-            "rationale": r.text,
-            "kept": r.kept,
-            "reason": r.reason,
-            "detail": r.detail,
-            "cached": r.cached,
-            "line": r.pair.line,
-        }
-        for r in generated.items
-    ]
-    return Rationales(texts=[r.text if r.kept else None for r in generated.items], stats=stats, samples=samples)
-
-
-def train_adapter(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, rationales: Rationales, run: RunContext) -> Trained:
+def train_adapter(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, targets: Targets, run: RunContext) -> Trained:
     """Tokenise the targets of the job's method, resolve "auto" from them, LoRA-train (resuming from the newest checkpoint)."""
     from radis_core.dataset import build_examples
     from radis_core.training import attach_lora, train
@@ -170,7 +112,7 @@ def train_adapter(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, rati
         method=spec.method,
         template=spec.translation_template,
         max_seq_len=spec.hyperparameters.max_seq_len,
-        rationales=rationales.texts,
+        targets=targets.targets,
     )
     hp = resolve(spec.hyperparameters, n_examples=len(examples))
     run.emit(TrainingStarted(hp, asdict(build)))
@@ -195,7 +137,7 @@ def export_results(
     source: Any,
     trained: Trained,
     tokenizer: Any,
-    rationales: Rationales,
+    targets: Targets,
     evaluation: Evaluation,
     run: RunContext,
 ) -> JobResult:
@@ -213,7 +155,7 @@ def export_results(
         comet_base=evaluation.base.comet,
         comet_tuned=evaluation.tuned.comet,
         retention=evaluation.retention,
-        rationale_stats=rationales.stats,
+        rationale_stats=targets.stats,
         training=trained.summary(),
         timings=dict(run.timings),
         meta={
@@ -223,6 +165,8 @@ def export_results(
             "fingerprint": source.fingerprint,
             "train_pairs": len(data.train_pairs),
             "eval_pairs": len(data.eval_pairs),
+            "translation_template": spec.translation_template,
+            "settings": spec.settings.model_dump(mode="json", exclude={"hyperparameters"}),
         },
     )
     report["translation"]["samples"] = evaluation.side_by_side_samples()
@@ -230,8 +174,9 @@ def export_results(
     merged_dir = export_merged(trained.model, tokenizer, out_dir / "merged") if spec.export_merged else None
     write_json_atomic(out_dir / "report.json", report)
     (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
-    if rationales.samples:
-        write_rationales(out_dir / "rationales.jsonl", rationales.samples)
+    samples_path = out_dir / targets.samples_file if targets.samples_file else None
+    if samples_path is not None:
+        write_samples(samples_path, targets.samples)
     run.emit(Note("exporting", f"Adapter written to {adapter_dir}", {"adapter_dir": str(adapter_dir)}))
     return JobResult(
         adapter_dir=adapter_dir,
@@ -239,6 +184,7 @@ def export_results(
         report=report,
         trained_tokens=trained.result.trained_tokens,
         steps=trained.result.steps,
-        rationale_samples=rationales.samples[:20],
+        rationale_samples=targets.samples[:20],
+        samples_path=samples_path,
         merged_dir=merged_dir,
     )

@@ -18,8 +18,9 @@ _FALLBACK_ASSISTANT = "Assistant:"
 _MARK = "\u2063RADIS-MARK\u2063"
 
 
-def fill_template(template: str, *, source: str, src_lang: str, tgt_lang: str) -> str:
-    """Substitute the placeholders; an unknown placeholder is an error that names it."""
+def fill_template(template: str, *, source: str, src_lang: str, tgt_lang: str, reference: str | None = None) -> str:
+    """Substitute the placeholders (``{reference}`` only where a reference is given); an unknown
+    placeholder is an error that names it."""
     values = {
         "source": source,
         "src_lang": src_lang,
@@ -27,6 +28,8 @@ def fill_template(template: str, *, source: str, src_lang: str, tgt_lang: str) -
         "src_lang_name": languages.name(src_lang),
         "tgt_lang_name": languages.name(tgt_lang),
     }
+    if reference is not None:
+        values["reference"] = reference
     try:
         return template.format(**values)
     except KeyError as exc:
@@ -60,9 +63,10 @@ class ChatFormat:
         """A user turn followed by the opening of the assistant's turn."""
         if not self.has_template:
             return _FALLBACK_USER.format(content=content) + _FALLBACK_ASSISTANT
-        return self.tokenizer.apply_chat_template(
+        rendered: str = self.tokenizer.apply_chat_template(
             [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
         )
+        return rendered
 
     def prefilled(self, content: str, assistant_prefix: str) -> str:
         """A user turn and an assistant turn that starts with ``assistant_prefix`` and stays open."""

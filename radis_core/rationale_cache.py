@@ -1,6 +1,8 @@
-"""On-disk rationale cache: a second job on the same data and model generates nothing.
+"""On-disk cache of what a teacher wrote per pair (rationales, rewrites, translations): a second job on
+the same data and model generates nothing.
 
-Keyed by (model fingerprint, prompt template, decoding settings, pair hash). SQLite (stdlib) in WAL
+Keyed by (model fingerprint, prompt template, decoding settings, pair hash); each entry keeps the
+text, its token count and why generation stopped (a budget-cut text must not pass for a finished one). SQLite (stdlib) in WAL
 mode gives atomic, concurrent-safe writes from several workers on one host without a server.
 """
 
@@ -10,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 def cache_key(*, model_fingerprint: str, template: str, decoding: Any, pair_hash: str) -> str:
     """Stable key: any change to model, template, decoding settings or the pair gives a new key."""
-    dec = asdict(decoding) if is_dataclass(decoding) else decoding
+    dec = asdict(decoding) if is_dataclass(decoding) and not isinstance(decoding, type) else decoding
     blob = json.dumps(
         {"model": model_fingerprint, "template": template, "decoding": dec, "pair": pair_hash},
         sort_keys=True,
@@ -29,8 +31,16 @@ def cache_key(*, model_fingerprint: str, template: str, decoding: Any, pair_hash
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+#: (text, new tokens, finish reason) of one cached generation.
+CachedGeneration = tuple[str, int, str]
+
+
 class RationaleCache:
-    """A key → (rationale text, token count) store in one SQLite file."""
+    """A key → (text, token count, finish reason) store in one SQLite file.
+
+    The table is ``generations``; files written before finish reasons were kept also hold a
+    ``rationales`` table, which is left unread (its entries cannot say whether they were cut).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -38,32 +48,33 @@ class RationaleCache:
         with closing(self._connect()) as db, db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
-                "CREATE TABLE IF NOT EXISTS rationales ("
-                " key TEXT PRIMARY KEY, text TEXT NOT NULL, new_tokens INTEGER NOT NULL, created REAL NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
+                " new_tokens INTEGER NOT NULL, finish_reason TEXT NOT NULL, created REAL NOT NULL)"
             )
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, tuple[str, int]]:
+    def get_many(self, keys: Iterable[str]) -> dict[str, CachedGeneration]:
         """The cached entries among ``keys``."""
         keys = list(keys)
-        found: dict[str, tuple[str, int]] = {}
+        found: dict[str, CachedGeneration] = {}
         with closing(self._connect()) as db:
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
                 marks = ",".join("?" * len(chunk))
-                for key, text, n in db.execute(f"SELECT key, text, new_tokens FROM rationales WHERE key IN ({marks})", chunk):
-                    found[key] = (text, int(n))
+                query = f"SELECT key, text, new_tokens, finish_reason FROM generations WHERE key IN ({marks})"
+                for key, text, n, finish in db.execute(query, chunk):
+                    found[key] = (text, int(n), str(finish))
         return found
 
-    def put_many(self, entries: dict[str, tuple[str, int]]) -> None:
+    def put_many(self, entries: Mapping[str, CachedGeneration]) -> None:
         """Store entries; a key written concurrently by another worker is simply kept (same inputs, same output)."""
         if not entries:
             return
         now = time.time()
         with closing(self._connect()) as db, db:
             db.executemany(
-                "INSERT OR IGNORE INTO rationales(key, text, new_tokens, created) VALUES (?, ?, ?, ?)",
-                [(k, t, n, now) for k, (t, n) in entries.items()],
+                "INSERT OR IGNORE INTO generations(key, text, new_tokens, finish_reason, created) VALUES (?, ?, ?, ?, ?)",
+                [(k, t, n, f, now) for k, (t, n, f) in entries.items()],
             )

@@ -29,7 +29,8 @@ class FilterSettings:
 
 @dataclass(frozen=True)
 class Verdict:
-    """``reason`` is None for a kept rationale, else one of ``empty``, ``degenerate``, ``prompt_echo``."""
+    """``reason`` is None for a kept rationale, else one of ``empty``, ``degenerate``, ``prompt_echo``,
+    ``unfinished`` (the budget cut it and no complete sentence was left)."""
 
     kept: bool
     reason: str | None
@@ -68,3 +69,23 @@ def judge(rationale: str, *, prompt: str, reference: str, settings: FilterSettin
         if echo > settings.max_echo_share:
             return Verdict(False, "prompt_echo", f"{echo:.0%} of its {settings.ngram}-grams copy the prompt")
     return Verdict(True, None)
+
+
+# A sentence ends at . ! ? … (or their CJK forms), possibly followed by closing quotes or brackets, then
+# whitespace or the end of the text.
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]]*(?=\s|$)")
+# "2." at the start of a line numbers a list item; it ends nothing.
+_LIST_MARKER = re.compile(r"(?:^|\n)\s*\d+\.$")
+
+
+def last_complete_sentence(text: str, *, min_words: int = 5) -> str | None:
+    """``text`` up to the end of its last complete sentence, or ``None`` when fewer than ``min_words``
+    words would remain. For a continuation the token budget cut: what the model did finish."""
+    end = None
+    for match in _SENTENCE_END.finditer(text):
+        if not _LIST_MARKER.search(text[: match.end()]):
+            end = match.end()
+    if end is None:
+        return None
+    kept = text[:end].rstrip()
+    return kept if len(_WORD.findall(kept)) >= min_words else None

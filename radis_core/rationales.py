@@ -7,24 +7,29 @@ are cached (see :mod:`radis_core.rationale_cache`) and filtered (:mod:`radis_cor
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from radis_core.config import SEPARATOR
 from radis_core.corpus import Pair
-from radis_core.events import JobCancelled
-from radis_core.generation import DecodeSettings, generate
-from radis_core.prompts import ChatFormat, rationale_prompt
+from radis_core.generation import DecodeSettings
+from radis_core.prompts import ChatFormat, fill_template, rationale_prompt
 from radis_core.rationale_cache import RationaleCache, cache_key
-from radis_core.rationale_filter import FilterSettings, judge
-from radis_core.settings import RationaleSettings
+from radis_core.rationale_filter import FilterSettings, Verdict, judge, last_complete_sentence
+from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, RationaleSettings
+from radis_core.teacher import TeacherOutput, generate_with_cache
 
 
 @dataclass
 class Rationale:
-    """The rationale for one pair, and whether it survived the filter."""
+    """The rationale for one pair, and whether it survived the filter.
+
+    ``finish_reason`` says why generation stopped; a ``length`` rationale (cut by the token budget) is
+    ``trimmed`` to its last complete sentence or rejected as ``unfinished``. Only a rationale the model
+    ended itself (``ends_turn``) is followed by an end-of-turn label in training.
+    """
 
     pair: Pair
     text: str
@@ -32,6 +37,13 @@ class Rationale:
     reason: str | None
     detail: str
     cached: bool
+    finish_reason: str = "end_of_turn"
+    trimmed: bool = False
+
+    @property
+    def ends_turn(self) -> bool:
+        """Whether the model itself ended the turn after this text."""
+        return self.finish_reason != "length"
 
 
 @dataclass
@@ -45,12 +57,21 @@ class RationaleRun:
     seconds: float
     rejected: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def kept_share(self) -> float:
+        """Share of the pairs whose rationale is trained on (0 for no pairs)."""
+        return sum(1 for r in self.items if r.kept) / len(self.items) if self.items else 0.0
+
     def stats(self) -> dict[str, Any]:
-        """Counts for the report."""
+        """Counts for the report: what was generated or cached, how it ended, what was kept and why not."""
         kept = sum(1 for r in self.items if r.kept)
         return {
             "pairs": len(self.items),
             "kept": kept,
+            "kept_share": round(self.kept_share, 4),
+            "finished": sum(1 for r in self.items if r.ends_turn),
+            "cut_by_budget": sum(1 for r in self.items if not r.ends_turn),
+            "trimmed_to_sentence": sum(1 for r in self.items if r.trimmed),
             "rejected": dict(self.rejected),
             "generated": self.generated,
             "from_cache": self.cached,
@@ -73,6 +94,41 @@ def decode_settings(settings: RationaleSettings, seed: int) -> DecodeSettings:
     )
 
 
+def rationale_prompts(
+    fmt: ChatFormat, pairs: Sequence[Pair], settings: RationaleSettings, translation_template: str
+) -> tuple[list[str], str]:
+    """Every pair's prompt (the reference prefilled as the answer) and the template that keys the cache.
+
+    ``prompt="explain"`` asks for a translation and an explanation (the default); ``"translation"`` asks
+    with the training prompt itself, the pure self-distillation reading of RaDis.
+    """
+    if settings.prompt == "translation":
+        prompts = [
+            fmt.prefilled(
+                fill_template(translation_template, source=p.source, src_lang=p.src_lang, tgt_lang=p.tgt_lang),
+                p.target.strip() + SEPARATOR,
+            )
+            for p in pairs
+        ]
+        return prompts, "translation-prompt:" + translation_template
+    prompts = [
+        rationale_prompt(fmt, settings.template, source=p.source, reference=p.target, src_lang=p.src_lang, tgt_lang=p.tgt_lang)
+        for p in pairs
+    ]
+    return prompts, settings.template
+
+
+def _verdict(output: TeacherOutput, prompt: str, pair: Pair, filter_settings: FilterSettings) -> tuple[str, bool, Verdict]:
+    """(text to train on, trimmed?, verdict): a budget-cut rationale keeps only its complete sentences."""
+    text, trimmed = output.text, False
+    if not output.finished:
+        complete = last_complete_sentence(text, min_words=filter_settings.min_words)
+        if complete is None:
+            return text, False, Verdict(False, "unfinished", f"cut at {output.new_tokens} tokens with no complete sentence")
+        text, trimmed = complete, complete != output.text.rstrip()
+    return text, trimmed, judge(text, prompt=prompt, reference=pair.target, settings=filter_settings)
+
+
 def generate_rationales(
     model: Any,
     tokenizer: Any,
@@ -82,59 +138,50 @@ def generate_rationales(
     model_fingerprint: str,
     cache: RationaleCache | None,
     seed: int = 0,
+    translation_template: str = DEFAULT_TRANSLATION_TEMPLATE,
     filter_settings: FilterSettings = FilterSettings(),
     on_progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> RationaleRun:
-    """Explain every pair's reference; cached pairs cost nothing."""
+    """Explain every pair's reference; cached pairs cost nothing. Budget-cut rationales are trimmed
+    to their last complete sentence or rejected as ``unfinished``; the filter judges the rest."""
     fmt = ChatFormat.for_tokenizer(tokenizer)
     decoding = decode_settings(settings, seed)
-    prompts = [
-        rationale_prompt(fmt, settings.template, source=p.source, reference=p.target, src_lang=p.src_lang, tgt_lang=p.tgt_lang)
-        for p in pairs
-    ]
+    prompts, keyed_template = rationale_prompts(fmt, pairs, settings, translation_template)
     keys = [
-        cache_key(model_fingerprint=model_fingerprint, template=settings.template, decoding=decoding, pair_hash=p.pair_hash)
+        cache_key(model_fingerprint=model_fingerprint, template=keyed_template, decoding=decoding, pair_hash=p.pair_hash)
         for p in pairs
     ]
-    hits = cache.get_many(keys) if cache else {}
-    todo = [i for i, k in enumerate(keys) if k not in hits]
-
-    started = time.perf_counter()
-    new_tokens = 0
-    fresh: dict[str, tuple[str, int]] = {}
-    # Generate in slices so progress is reported, cancel is honoured and finished work is cached
-    # even if the job stops half way.
-    slice_size = max(1, settings.batch_size)
-    done = len(pairs) - len(todo)
-    if on_progress:
-        on_progress(done, len(pairs))
-    for start in range(0, len(todo), slice_size):
-        if should_cancel and should_cancel():
-            raise JobCancelled("cancelled while generating rationales")
-        chunk = todo[start : start + slice_size]
-        outs = generate(
-            model, tokenizer, [prompts[i] for i in chunk], decoding, batch_size=slice_size, end_of_turn=fmt.end_of_turn
-        )
-        batch = {keys[i]: (o.text.strip(), o.new_tokens) for i, o in zip(chunk, outs, strict=True)}
-        new_tokens += sum(o.new_tokens for o in outs)
-        fresh.update(batch)
-        if cache:
-            cache.put_many(batch)
-        done += len(chunk)
-        if on_progress:
-            on_progress(done, len(pairs))
-    seconds = time.perf_counter() - started
-
+    run = generate_with_cache(
+        model,
+        tokenizer,
+        prompts,
+        keys,
+        decoding,
+        cache=cache,
+        batch_size=settings.batch_size,
+        end_of_turn=fmt.end_of_turn,
+        on_progress=on_progress,
+        should_cancel=should_cancel,
+    )
     items: list[Rationale] = []
     rejected: Counter[str] = Counter()
-    for i, p in enumerate(pairs):
-        cached = keys[i] in hits
-        text = (hits.get(keys[i]) or fresh[keys[i]])[0]
-        verdict = judge(text, prompt=prompts[i], reference=p.target, settings=filter_settings)
+    for pair, prompt, output in zip(pairs, prompts, run.outputs, strict=True):
+        text, trimmed, verdict = _verdict(output, prompt, pair, filter_settings)
         if not verdict.kept and verdict.reason:
             rejected[verdict.reason] += 1
-        items.append(Rationale(p, text, verdict.kept, verdict.reason, verdict.detail, cached))
+        items.append(
+            Rationale(
+                pair,
+                text,
+                verdict.kept,
+                verdict.reason,
+                verdict.detail,
+                output.cached,
+                finish_reason=output.finish_reason,
+                trimmed=trimmed,
+            )
+        )
     return RationaleRun(
-        items, generated=len(todo), cached=len(pairs) - len(todo), new_tokens=new_tokens, seconds=seconds, rejected=dict(rejected)
+        items, generated=run.generated, cached=run.cached, new_tokens=run.new_tokens, seconds=run.seconds, rejected=dict(rejected)
     )

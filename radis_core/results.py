@@ -1,4 +1,4 @@
-"""The last step of a run: the adapter, ``report.json``/``report.md`` and ``rationales.jsonl`` in the output folder."""
+"""The last step of a run: the adapter, ``report.json``/``report.md`` and the teacher's per-pair texts in the output folder."""
 
 from __future__ import annotations
 
@@ -11,17 +11,7 @@ from radis_core.config import SEPARATOR, JobSpec
 from radis_core.evaluation.before_after import Evaluation
 from radis_core.hashing import sha256_file
 from radis_core.job_data import JobData
-from radis_core.settings import ResolvedHyperparameters
-
-
-@dataclass(frozen=True)
-class Rationales:
-    """What the rationale step produced: one text per training pair (``None`` = trained on the reference
-    alone), the counts for the report, and one sample row per pair for ``rationales.jsonl``."""
-
-    texts: list[str | None] | None
-    stats: dict[str, Any]
-    samples: list[dict[str, Any]]
+from radis_core.settings import ResolvedHyperparameters, rationale_of
 
 
 @dataclass(frozen=True)
@@ -52,7 +42,7 @@ class Trained:
 
 def adapter_meta(spec: JobSpec, model_source: Any, data: JobData, trained: Trained, evaluation: Evaluation) -> dict[str, Any]:
     """``meta.json`` beside the adapter: where it came from, how it was trained, what it scored."""
-    rationale = spec.rationale if spec.method == "radis" else None
+    rationale = rationale_of(spec.settings)
     return {
         "base_model": spec.model,
         "base_model_path": model_source.path if model_source.kind == "hub" else None,
@@ -61,6 +51,8 @@ def adapter_meta(spec: JobSpec, model_source: Any, data: JobData, trained: Train
         "seed": spec.seed,
         "hyperparameters": trained.hyperparameters.to_dict(),
         "rationale": rationale.model_dump() if rationale else None,
+        # Every section as run (rationale prompt mode and decoding, SDFT/SeqKD teacher settings, evaluation).
+        "settings": spec.settings.model_dump(mode="json"),
         "separator": SEPARATOR,
         "translation_template": spec.translation_template,
         "data": {
@@ -76,8 +68,8 @@ def adapter_meta(spec: JobSpec, model_source: Any, data: JobData, trained: Train
     }
 
 
-def write_rationales(path: Path, samples: list[dict[str, Any]]) -> None:
-    """One JSON line per training pair: source, reference, rationale, whether it was kept and why not."""
+def write_samples(path: Path, samples: list[dict[str, Any]]) -> None:
+    """One JSON line per training pair: source, reference, the teacher's text, whether it was kept and why not."""
     with open(path, "w", encoding="utf-8") as f:
         for s in samples:
             f.write(json.dumps(s, ensure_ascii=False) + "\n")

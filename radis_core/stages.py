@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Stage = Literal["generating_rationales", "training", "evaluating", "exporting"]
+Stage = Literal["generating_rationales", "generating_targets", "training", "evaluating", "exporting"]
 #: Everything an event can be about: the setup phases, then the job stages.
-Phase = Literal["validating", "loading_model", "generating_rationales", "training", "evaluating", "exporting"]
+Phase = Literal[
+    "validating", "loading_model", "generating_rationales", "generating_targets", "training", "evaluating", "exporting"
+]
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,17 @@ class StageSpec:
 
 
 # Training dominates a run; evaluation runs the model twice (base and tuned); export is quick.
-# Supervised jobs have no rationale stage, so training starts at 0.
+# Supervised jobs generate nothing, so training starts at 0.
+_AFTER_GENERATION = {"training": (0.3, 0.8), "evaluating": (0.8, 0.95), "exporting": (0.95, 1.0)}
+_WITHOUT_GENERATION = {"training": (0.0, 0.8), "evaluating": (0.8, 0.95), "exporting": (0.95, 1.0)}
+_SPANS = {"radis": _AFTER_GENERATION, "sdft": _AFTER_GENERATION, "seqkd": _AFTER_GENERATION, "supervised": _WITHOUT_GENERATION}
+
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("generating_rationales", "Generating rationales with the base model", {"radis": (0.0, 0.3)}),
-    StageSpec("training", "Training", {"radis": (0.3, 0.8), "supervised": (0.0, 0.8)}),
-    StageSpec("evaluating", "Evaluating the base and the tuned model", {"radis": (0.8, 0.95), "supervised": (0.8, 0.95)}),
-    StageSpec("exporting", "Exporting the adapter", {"radis": (0.95, 1.0), "supervised": (0.95, 1.0)}),
+    StageSpec("generating_targets", "Generating the teacher's targets", {"sdft": (0.0, 0.3), "seqkd": (0.0, 0.3)}),
+    StageSpec("training", "Training", {method: spans["training"] for method, spans in _SPANS.items()}),
+    StageSpec("evaluating", "Evaluating the base and the tuned model", {m: s["evaluating"] for m, s in _SPANS.items()}),
+    StageSpec("exporting", "Exporting the adapter", {method: spans["exporting"] for method, spans in _SPANS.items()}),
 )
 STAGE_NAMES: tuple[str, ...] = get_args(Stage)
 assert tuple(s.name for s in STAGES) == STAGE_NAMES, "the Stage literal and the table must list the same stages"

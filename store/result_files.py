@@ -42,8 +42,14 @@ ADAPTER = ResultKind("adapter.tar.gz", "adapter")
 REPORT = ResultKind("report.json", "evaluation report")
 #: The rationales a RaDis job trained on (JSON Lines); a supervised job has none.
 RATIONALES = ResultKind("rationales.jsonl", "rationales")
+#: The rewrites an SDFT job trained on (JSON Lines).
+REWRITES = ResultKind("rewrites.jsonl", "rewrites")
+#: The teacher translations a SeqKD job trained on (JSON Lines).
+TEACHER_TRANSLATIONS = ResultKind("teacher_translations.jsonl", "teacher translations")
+#: The per-pair teacher texts of each generating method (what the dashboard and ``/rationales`` browse).
+SAMPLES_BY_METHOD: dict[str, ResultKind] = {"radis": RATIONALES, "sdft": REWRITES, "seqkd": TEACHER_TRANSLATIONS}
 #: Every kind, in the order a job publishes them.
-RESULT_KINDS: tuple[ResultKind, ...] = (ADAPTER, REPORT, RATIONALES)
+RESULT_KINDS: tuple[ResultKind, ...] = (ADAPTER, REPORT, RATIONALES, REWRITES, TEACHER_TRANSLATIONS)
 
 
 def adapter_root_name(job_id: str) -> str:

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REDIS_DB = 7
 SMALL = {
     "hyperparameters": {"batch_size": 4, "n_epochs": 1, "lora_rank": 4, "max_seq_len": 192, "checkpoint_every": 2},
-    "rationale": {"max_new_tokens": 16},
+    "rationale": {"max_new_tokens": 16, "min_rationale_share": 0.0},  # the tiny model never finishes one
     "evaluation": {"max_new_tokens": 12, "max_probe_items": 2},
 }
 
@@ -183,6 +183,39 @@ def test_upload_train_progress_download_and_load_adapter(service: Service) -> No
         f"/v1/fine_tuning/jobs/{job['id']}/events",
     ):
         assert other.get(path).status_code == 404, path
+
+
+@pytest.mark.parametrize(
+    ("method", "section", "samples_key", "samples_file"),
+    [
+        ("sdft", {"rewrite": {"max_new_tokens": 12, "min_chrf": 0.0}}, "rewrite", "rewrites.jsonl"),
+        ("seqkd", {"teacher": {"max_new_tokens": 12}}, "translation", "teacher_translations.jsonl"),
+    ],
+)
+def test_the_paper_baselines_run_through_the_service(
+    service: Service, method: str, section: dict[str, Any], samples_key: str, samples_file: str
+) -> None:
+    """SDFT and SeqKD go the same way as RaDis: HTTP → Postgres → Redis → Celery worker → result files."""
+    c = service.client()
+    train = _upload(c, service.data / "train.jsonl")
+    settings = {**{k: SMALL[k] for k in ("hyperparameters", "evaluation")}, **section}
+    job = _create(c, {"model": str(service.tiny), "training_file": train["id"], "method": {"type": method, method: settings}})
+    job = _wait(c, job["id"], {"succeeded", "failed", "cancelled"}, service)
+    assert job["status"] == "succeeded", job
+    assert job["method"]["type"] == method and job["method"][method]["hyperparameters"]["batch_size"] == 4
+
+    names = [c.get(f"/v1/files/{file_id}").json()["filename"] for file_id in job["result_files"]]
+    assert names[-1] == f"{job['id']}-{samples_file}"
+    rows = c.get(f"/v1/fine_tuning/jobs/{job['id']}/rationales", params={"limit": 100}).json()["data"]
+    assert rows and all(samples_key in r and r["reason"] in (None, "strays", "unfinished", "empty") for r in rows)
+    report = c.get(f"/v1/fine_tuning/jobs/{job['id']}/report").json()
+    assert report["rationales"]["method"] == method and report["rationales"]["pairs"] == len(rows)
+    stages = [
+        e["data"]["stage"]
+        for e in c.get(f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 100}).json()["data"]
+        if set(e.get("data") or {}) == {"stage"}
+    ]
+    assert "generating_targets" in stages and "generating_rationales" not in stages
 
 
 def test_cancel_a_running_and_a_queued_job(service: Service) -> None:

@@ -42,6 +42,7 @@ def classify(exc: BaseException, stage: str | None) -> Failure:
     """The job error for ``exc``, raised while the run was in ``stage`` (``None`` before the first stage)."""
     # Imported here: the pipeline module is the worker child's business, not the importer's.
     from radis_core.job_data import CorpusRejected
+    from radis_core.targets_step import TooFewRationales
 
     where = stage.replace("_", " ") if stage else "setup"
     if isinstance(exc, SpecError):
@@ -52,6 +53,10 @@ def classify(exc: BaseException, stage: str | None) -> Failure:
     if isinstance(exc, SettingsError):
         code = "invalid_hyperparameters" if exc.path.startswith("hyperparameters") else "invalid_method_settings"
         return Failure(code, str(exc), exc.path or None)
+    if isinstance(exc, TooFewRationales):
+        return Failure(
+            "too_few_rationales", f"The job stopped before training: {exc}", "method.radis.rationale.min_rationale_share"
+        )
     if isinstance(exc, ModelSourceError):
         return Failure("model_not_found", str(exc), "model")
     if isinstance(exc, TrainingDiverged):

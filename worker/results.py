@@ -22,7 +22,7 @@ from store.artifacts import ArtifactStore, MiB, StoredBlob
 from store.files import create_file
 from store.ids import new_file_id
 from store.models import FileStatus, Job, JobStatus
-from store.result_files import ADAPTER, FILES_PREFIX, RATIONALES, REPORT, RESULT_PURPOSE, adapter_root_name
+from store.result_files import ADAPTER, FILES_PREFIX, REPORT, RESULT_PURPOSE, SAMPLES_BY_METHOD, adapter_root_name
 from worker.spec import JobFacts, model_short_name
 from worker.store_writes import in_transaction
 
@@ -77,10 +77,10 @@ def publish_results(
         )
         blobs.append(_Blob(adapter_id, ADAPTER.filename(job_id), archive))
         blobs.append(_store_file(artifacts, Path(result.report_path), REPORT.filename(job_id)))
-        # radis_core writes rationales.jsonl beside report.json (a supervised job has none).
-        rationales = Path(result.report_path).parent / "rationales.jsonl"
-        if rationales.is_file():
-            blobs.append(_store_file(artifacts, rationales, RATIONALES.filename(job_id)))
+        # The teacher's per-pair texts (rationales, rewrites, teacher translations); supervised has none.
+        kind = SAMPLES_BY_METHOD.get(facts.method)
+        if result.samples_path is not None and kind is not None:
+            blobs.append(_store_file(artifacts, Path(result.samples_path), kind.filename(job_id)))
 
         def work(session: Session) -> Job:
             for blob in blobs:

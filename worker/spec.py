@@ -17,12 +17,9 @@ from radis_core.config import JobSpec
 from radis_core.models import CATALOGUE, describe_source
 from radis_core.settings import (
     METHODS,
-    RationaleSettings,
     SettingsError,
     SupervisedSettings,
-    as_method,
     method_settings,
-    rationale_of,
 )
 from store.artifacts import ArtifactStore
 from store.models import File, Job
@@ -125,11 +122,8 @@ def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, j
         # Stable across attempts: a job taken over after a crash resumes from the checkpoints here.
         work_dir=job_dir / "work",
         cache_dir=settings.cache_dir,
-        method=as_method(job.method),
         seed=int(job.seed),
-        hyperparameters=chosen.hyperparameters,
-        evaluation=chosen.evaluation,
-        rationale=rationale_of(chosen) or RationaleSettings(),
+        settings=chosen,
     )
     facts = JobFacts(
         job_id=job.id,

@@ -23,7 +23,7 @@ from store import jobs as store_jobs
 from store.artifacts import ArtifactStore
 from store.errors import NotFound
 from store.models import File
-from store.result_files import ADAPTER, RATIONALES, REPORT, ResultKind
+from store.result_files import ADAPTER, RATIONALES, REPORT, SAMPLES_BY_METHOD, ResultKind
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["results"])
 
@@ -83,7 +83,11 @@ def get_report(job_id: str, project: ProjectDep, session: SessionDep, artifacts:
     return _read_report(artifacts, result_file(session, project.id, job_id, REPORT))
 
 
-@router.get("/{job_id}/rationales", response_model=RationaleSampleList, summary="A sample of the generated rationales")
+@router.get(
+    "/{job_id}/rationales",
+    response_model=RationaleSampleList,
+    summary="A sample of what the teacher generated: rationales (radis), rewrites (sdft) or translations (seqkd)",
+)
 def sample_rationales(
     job_id: str,
     project: ProjectDep,
@@ -91,8 +95,9 @@ def sample_rationales(
     artifacts: ArtifactsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RationaleSampleList:
-    """The first ``limit`` records of the job's ``rationales.jsonl`` (read line by line, never whole)."""
-    row = result_file(session, project.id, job_id, RATIONALES)
+    """The first ``limit`` records of the job's per-pair teacher texts (read line by line, never whole)."""
+    job = store_jobs.get_job(session, project.id, job_id)
+    row = result_file(session, project.id, job_id, SAMPLES_BY_METHOD.get(job.method, RATIONALES))
     data: list[dict[str, Any]] = []
     has_more = False
     with artifacts.open(row.storage_key) as handle:

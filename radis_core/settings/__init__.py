@@ -20,6 +20,8 @@ from radis_core.settings.methods import (
     METHODS,
     Method,
     RadisSettings,
+    SdftSettings,
+    SeqkdSettings,
     SupervisedSettings,
     as_method,
     method_settings,
@@ -31,6 +33,8 @@ from radis_core.settings.sections import (
     DEFAULT_TRANSLATION_TEMPLATE,
     EvalSettings,
     RationaleSettings,
+    RewriteSettings,
+    TeacherSettings,
 )
 
 __all__ = [
@@ -44,6 +48,10 @@ __all__ = [
     "Method",
     "RadisSettings",
     "RationaleSettings",
+    "RewriteSettings",
+    "SdftSettings",
+    "SeqkdSettings",
+    "TeacherSettings",
     "ResolvedHyperparameters",
     "SettingsError",
     "SettingsModel",

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import JsonDict
+from pydantic_core import ErrorDetails
 
 #: Placeholders a template may use, bare (``{source}``): no format spec, no conversion, no indexing.
 TEMPLATE_PLACEHOLDERS = ("source", "src_lang", "tgt_lang", "src_lang_name", "tgt_lang_name")
@@ -36,12 +39,15 @@ def setting(default: Any, help: str, *, unit: str | None = None, **constraints: 
     Constraints of fields that also accept ``"auto"`` or ``None`` go on the numeric member of the union
     instead (``Annotated[int, Field(ge=1)] | Literal["auto"]``), where pydantic can apply them.
     """
-    extra = {"unit": unit} if unit else None
+    extra: JsonDict | None = {"unit": unit} if unit else None
     return Field(default, description=help, json_schema_extra=extra, **constraints)
 
 
-def check_template(template: str) -> str:
-    """``template`` when it uses only bare known placeholders and names ``{source}``; ``ValueError`` otherwise.
+def check_template(
+    template: str, allowed: tuple[str, ...] = TEMPLATE_PLACEHOLDERS, required: tuple[str, ...] = ("source",)
+) -> str:
+    """``template`` when it uses only bare ``allowed`` placeholders and names every ``required`` one;
+    ``ValueError`` otherwise.
 
     ``str.format`` would honour a format spec such as ``{source:>2000000000}`` and build a 2 GB string per
     prompt, or reach attributes with ``{source.__class__}``: only bare names are allowed.
@@ -54,20 +60,25 @@ def check_template(template: str) -> str:
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
-        if name not in TEMPLATE_PLACEHOLDERS:
-            raise ValueError(
-                f"unknown placeholder {{{name}}}; allowed: {', '.join('{' + p + '}' for p in TEMPLATE_PLACEHOLDERS)}"
-            )
+        if name not in allowed:
+            raise ValueError(f"unknown placeholder {{{name}}}; allowed: {', '.join('{' + p + '}' for p in allowed)}")
         if spec or conversion:
             raise ValueError(f"placeholder {{{name}}} must be bare (no format spec or conversion)")
         names.add(name)
-    if "source" not in names:
-        raise ValueError("the template must contain {source}")
+    for name in required:
+        if name not in names:
+            raise ValueError(f"the template must contain {{{name}}}")
     return template
 
 
 #: A prompt template: bounded length, bare known placeholders, ``{source}`` required.
 Template = Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_CHARS), AfterValidator(check_template)]
+#: A template that also shows the reference translation (SDFT's rewrite request): ``{reference}`` required.
+ReferenceTemplate = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEMPLATE_CHARS),
+    AfterValidator(lambda t: check_template(t, (*TEMPLATE_PLACEHOLDERS, "reference"), ("source", "reference"))),
+]
 
 
 M = TypeVar("M", bound="SettingsModel")
@@ -109,7 +120,7 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path
 
 
-def error_reason(errors: list[dict[str, Any]], path: str) -> str:
+def error_reason(errors: Sequence[ErrorDetails], path: str) -> str:
     """One sentence for the errors at ``path``: every alternative of a union that was tried, once each."""
     messages = [str(e["msg"]).removeprefix("Value error, ") for e in errors if field_path(e.get("loc", ())) == path]
     return " or ".join(dict.fromkeys(messages)) or "invalid value"

@@ -8,9 +8,9 @@ from pydantic import Field
 
 from radis_core.settings.fields import SettingsError, SettingsModel, build
 from radis_core.settings.hyperparameters import Hyperparameters
-from radis_core.settings.sections import EvalSettings, RationaleSettings
+from radis_core.settings.sections import EvalSettings, RationaleSettings, RewriteSettings, TeacherSettings
 
-Method = Literal["radis", "supervised"]
+Method = Literal["radis", "supervised", "sdft", "seqkd"]
 METHODS: tuple[str, ...] = get_args(Method)
 
 
@@ -27,8 +27,25 @@ class RadisSettings(SupervisedSettings):
     rationale: RationaleSettings = Field(default_factory=RationaleSettings, description="How rationales are drawn.")
 
 
+class SdftSettings(SupervisedSettings):
+    """``method.sdft``: trained on the base model's rewrite of each reference (SDFT, Yang et al. 2024)."""
+
+    rewrite: RewriteSettings = Field(default_factory=RewriteSettings, description="How rewrites are drawn and kept.")
+
+
+class SeqkdSettings(SupervisedSettings):
+    """``method.seqkd``: trained on a teacher's greedy translations of the sources (sequence-level KD)."""
+
+    teacher: TeacherSettings = Field(default_factory=TeacherSettings, description="The teacher and its decoding.")
+
+
 #: Each method's settings model; every other layer looks a method's sections up here.
-METHOD_SETTINGS: dict[str, type[SupervisedSettings]] = {"radis": RadisSettings, "supervised": SupervisedSettings}
+METHOD_SETTINGS: dict[str, type[SupervisedSettings]] = {
+    "radis": RadisSettings,
+    "supervised": SupervisedSettings,
+    "sdft": SdftSettings,
+    "seqkd": SeqkdSettings,
+}
 
 
 def method_settings(method: str, data: dict[str, Any] | None, prefix: str = "") -> SupervisedSettings:

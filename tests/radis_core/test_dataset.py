@@ -1,6 +1,6 @@
 from radis_core.config import SEPARATOR
 from radis_core.corpus import Pair
-from radis_core.dataset import IGNORE_INDEX, MIN_RATIONALE_TOKENS, build_examples, collate, plan_batches
+from radis_core.dataset import IGNORE_INDEX, MIN_RATIONALE_TOKENS, TrainingTarget, build_examples, collate, plan_batches
 from radis_core.prompts import ChatFormat, translation_prompt
 from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE
 
@@ -18,7 +18,12 @@ def test_radis_masks_exactly_the_prompt(tiny):
     prompt = _ids(tok, translation_prompt(fmt, DEFAULT_TRANSLATION_TEMPLATE, source=PAIR.source, src_lang="de", tgt_lang="en"))
     ref, sep, rat, end = _ids(tok, PAIR.target), _ids(tok, SEPARATOR), _ids(tok, RATIONALE), _ids(tok, "<|im_end|>")
     (ex,), stats = build_examples(
-        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512, rationales=[RATIONALE]
+        tok,
+        [PAIR],
+        method="radis",
+        template=DEFAULT_TRANSLATION_TEMPLATE,
+        max_seq_len=512,
+        targets=[TrainingTarget(PAIR.target, RATIONALE)],
     )
     assert ex.input_ids == prompt + ref + sep + rat + end
     # Pinned: every prompt position is ignored, every target position (reference, separator,
@@ -39,7 +44,7 @@ def test_supervised_target_is_reference_only(tiny):
 def test_rejected_rationale_trains_on_reference_alone(tiny):
     _, tok = tiny
     (ex,), stats = build_examples(
-        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512, rationales=[None]
+        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=512, targets=[None]
     )
     assert [t for t in ex.labels if t != IGNORE_INDEX] == _ids(tok, PAIR.target) + _ids(tok, "<|im_end|>")
     assert stats.with_rationale == 0
@@ -51,14 +56,37 @@ def test_truncation_trims_rationale_never_reference(tiny):
     (full,), _ = build_examples(tok, [PAIR], method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=4096)
     budget = len(full.input_ids) + len(_ids(tok, SEPARATOR)) + 20
     (ex,), stats = build_examples(
-        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=budget, rationales=[long_rationale]
+        tok,
+        [PAIR],
+        method="radis",
+        template=DEFAULT_TRANSLATION_TEMPLATE,
+        max_seq_len=budget,
+        targets=[TrainingTarget(PAIR.target, long_rationale)],
     )
-    assert len(ex.input_ids) == budget
+    end = _ids(tok, "<|im_end|>")
+    assert len(ex.input_ids) == budget - len(end)
     assert ex.trimmed and stats.rationales_trimmed == 1
     ref = _ids(tok, PAIR.target)
     targets = [t for t in ex.labels if t != IGNORE_INDEX]
     assert targets[: len(ref)] == ref  # reference intact, first
-    assert targets[-1:] == _ids(tok, "<|im_end|>")  # the turn still ends properly
+    # The model would not have ended its turn mid-rationale: no end-of-turn label is taught there.
+    assert targets[-len(end) :] != end and not ex.ends_turn and stats.without_end_of_turn == 1
+
+
+def test_a_rationale_the_budget_cut_gets_no_end_of_turn_label(tiny):
+    _, tok = tiny
+    (cut,), stats = build_examples(
+        tok,
+        [PAIR],
+        method="radis",
+        template=DEFAULT_TRANSLATION_TEMPLATE,
+        max_seq_len=512,
+        targets=[TrainingTarget(PAIR.target, RATIONALE, ends_turn=False)],
+    )
+    labels = [t for t in cut.labels if t != IGNORE_INDEX]
+    assert labels == _ids(tok, PAIR.target) + _ids(tok, SEPARATOR) + _ids(tok, RATIONALE)  # nothing after the text
+    assert not cut.ends_turn and stats.without_end_of_turn == 1
+    assert 0 < stats.rationale_token_share < 1
 
 
 def test_too_short_room_drops_rationale_and_too_long_reference_drops_example(tiny):
@@ -66,7 +94,12 @@ def test_too_short_room_drops_rationale_and_too_long_reference_drops_example(tin
     (full,), _ = build_examples(tok, [PAIR], method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=4096)
     tight = len(full.input_ids) + len(_ids(tok, SEPARATOR)) + MIN_RATIONALE_TOKENS - 1
     (ex,), stats = build_examples(
-        tok, [PAIR], method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=tight, rationales=[RATIONALE]
+        tok,
+        [PAIR],
+        method="radis",
+        template=DEFAULT_TRANSLATION_TEMPLATE,
+        max_seq_len=tight,
+        targets=[TrainingTarget(PAIR.target, RATIONALE)],
     )
     assert ex.rationale_tokens == 0 and stats.rationales_dropped_by_length == 1
     examples, stats = build_examples(

@@ -11,7 +11,7 @@ from radis_core.corpus import read_pairs, write_jsonl
 from radis_core.demo_data import build_demo_corpus
 from radis_core.models import load_model, resolve_model
 from radis_core.pipeline import run_job
-from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
+from radis_core.settings import EvalSettings, Hyperparameters, RadisSettings, RationaleSettings
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +34,15 @@ def test_radis_on_smollm2_then_cached_rerun(tmp_path_factory):
             train_file=small_train,
             valid_file=small_valid,
             output_dir=work / out,
-            method="radis",
             seed=1,
             device="cpu",
             cache_dir=work / "cache",
-            hyperparameters=Hyperparameters(batch_size=4, max_steps=2, lora_rank=8, max_seq_len=256),
-            rationale=RationaleSettings(max_new_tokens=40),
-            evaluation=EvalSettings(max_new_tokens=32, **eval_kw),
+            settings=RadisSettings(
+                hyperparameters=Hyperparameters(batch_size=4, max_steps=2, lora_rank=8, max_seq_len=256),
+                # A short budget keeps the test quick: most rationales are cut and trimmed to a sentence.
+                rationale=RationaleSettings(max_new_tokens=64, min_rationale_share=0.25),
+                evaluation=EvalSettings(max_new_tokens=32, **eval_kw),
+            ),
         )
 
     res = run_job(spec("first", max_probe_items=2))
@@ -53,6 +55,8 @@ def test_radis_on_smollm2_then_cached_rerun(tmp_path_factory):
     assert report["rationales"]["generated"] == 16
     rationales = [json.loads(line) for line in (work / "first" / "rationales.jsonl").read_text().splitlines()]
     assert sum(r["kept"] for r in rationales) >= 8  # most explanations survive the filter
+    # A kept rationale the budget cut was trimmed to a complete sentence; none is kept mid-sentence.
+    assert all(r["trimmed"] or r["finish_reason"] != "length" for r in rationales if r["kept"])
 
     # The adapter is a plain PEFT folder on top of the catalogue model.
     from peft import PeftModel

@@ -57,8 +57,16 @@ def _hf_one_by_one(model, tok, prompts, settings, end_of_turn):
             kwargs.update(stop_strings=list(settings.stop), tokenizer=tok)
         with torch.inference_mode():
             seq = model.generate(**ids, **kwargs)
-        toks = _strip_after_eos(seq[0, ids["input_ids"].shape[1] :].tolist(), eos, eos[0])
-        out.append(cut_at_stop(tok.decode(toks, skip_special_tokens=True), settings.stop))
+        new = seq[0, ids["input_ids"].shape[1] :].tolist()
+        toks = _strip_after_eos(new, eos, eos[0])
+        text = tok.decode(toks, skip_special_tokens=True)
+        if any(t in eos for t in new):
+            reason = "end_of_turn"
+        elif settings.stop and any(s in text for s in settings.stop):
+            reason = "stop"
+        else:
+            reason = "length"
+        out.append((cut_at_stop(text, settings.stop), reason))
     return out
 
 
@@ -87,7 +95,23 @@ def test_greedy_equals_transformers_generate_one_at_a_time(tiny, settings):
     fmt = ChatFormat.for_tokenizer(tok)
     prompts = [fmt.user_prompt(t) for t in PROMPTS]
     ours = generate(model, tok, prompts, settings, batch_size=4, end_of_turn=fmt.end_of_turn)
-    assert [g.text for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
+    assert [(g.text, g.finish_reason) for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
+
+
+def test_finish_reasons_tell_end_of_turn_from_stop_and_budget(tiny):
+    """Each row says why it stopped, as one-at-a-time decoding with the same end token would."""
+    model, tok = tiny
+    fmt = ChatFormat.for_tokenizer(tok)
+    prompts = [fmt.user_prompt(t) for t in PROMPTS]
+    settings = DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2, repetition_penalty=1.3, stop=("viele",))
+    # Make the token the model writes third for one prompt its end of turn, so that row ends "naturally".
+    probe = generate(model, tok, prompts[:1], DecodeSettings(max_new_tokens=3, no_repeat_ngram_size=2, repetition_penalty=1.3))[0]
+    end = tok.convert_ids_to_tokens(tok(probe.text, add_special_tokens=False)["input_ids"])[-1]
+    ours = generate(model, tok, prompts, settings, batch_size=4, end_of_turn=end)
+    assert [(g.text, g.finish_reason) for g in ours] == _hf_one_by_one(model, tok, prompts, settings, end)
+    assert ours[0].finish_reason == "end_of_turn"
+    assert {g.finish_reason for g in ours} >= {"end_of_turn", "length"}
+    assert all(g.new_tokens == 16 for g in ours if g.finish_reason == "length")
 
 
 def test_rows_that_stop_early_leave_the_batch_without_changing_the_others(tiny):
@@ -147,7 +171,7 @@ def test_a_shared_prompt_prefix_is_computed_once_and_changes_nothing(tiny):
     assert _shared_prefix_length(rows) >= MIN_SHARED_PREFIX
     settings = DecodeSettings(max_new_tokens=16, no_repeat_ngram_size=2, repetition_penalty=1.3)
     ours = generate(model, tok, prompts, settings, batch_size=4, end_of_turn=fmt.end_of_turn)
-    assert [g.text for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
+    assert [(g.text, g.finish_reason) for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
 
 
 def test_shared_prefix_length():
@@ -171,4 +195,4 @@ def test_padded_prefill_buckets_change_nothing(tiny, monkeypatch):
     for prompts in ([fmt.user_prompt(t) for t in PROMPTS], [fmt.user_prompt(instruction + t) for t in PROMPTS]):
         settings = DecodeSettings(max_new_tokens=12, no_repeat_ngram_size=2, repetition_penalty=1.3)
         ours = generate(model, tok, prompts, settings, batch_size=6, end_of_turn=fmt.end_of_turn)
-        assert [g.text for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
+        assert [(g.text, g.finish_reason) for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)

@@ -6,26 +6,32 @@ from radis_core.config import JobSpec
 from radis_core.corpus import write_jsonl
 from radis_core.events import JobCancelled
 from radis_core.pipeline import CorpusRejected, run_job
-from radis_core.settings import EvalSettings, Hyperparameters, RationaleSettings
+from radis_core.settings import METHOD_SETTINGS, EvalSettings, Hyperparameters, RationaleSettings, RewriteSettings
 
 from .conftest import make_pairs
 
 
-def _spec(tmp_path, tiny_model_dir, method="radis", **kw):
+def _spec(tmp_path, tiny_model_dir, method="radis", evaluation=None, sections=None, **kw):
     train = tmp_path / "train.jsonl"
     if not train.exists():
         write_jsonl(make_pairs(16), train)
+    chosen = {
+        "hyperparameters": Hyperparameters(batch_size=4, n_epochs=1, lora_rank=4, max_seq_len=192, checkpoint_every=2),
+        "evaluation": evaluation or EvalSettings(max_new_tokens=12, max_probe_items=3, holdout_fraction=0.25),
+    }
+    if method == "radis":
+        # The tiny model's random weights never finish a rationale: keep the pipeline going past the guard here
+        # (test_too_few_rationales_fail_before_training checks the guard itself).
+        chosen["rationale"] = RationaleSettings(max_new_tokens=24, batch_size=8, min_rationale_share=0.0)
+    chosen.update(sections or {})
     fields = dict(
         model=str(tiny_model_dir),
         train_file=train,
         output_dir=tmp_path / f"out-{method}",
-        method=method,
+        settings=METHOD_SETTINGS[method](**chosen),
         seed=3,
         cache_dir=tmp_path / "cache",
         device="cpu",
-        hyperparameters=Hyperparameters(batch_size=4, n_epochs=1, lora_rank=4, max_seq_len=192, checkpoint_every=2),
-        rationale=RationaleSettings(max_new_tokens=24, batch_size=8),
-        evaluation=EvalSettings(max_new_tokens=12, max_probe_items=3, holdout_fraction=0.25),
     )
     return JobSpec(**{**fields, **kw})
 
@@ -52,6 +58,15 @@ def test_radis_job_end_to_end_on_tiny_model(tmp_path, tiny_model_dir):
     assert len(lines) == 12  # 16 pairs minus the 25 % holdout
     rat = report["rationales"]
     assert rat["generated"] == 12 and rat["from_cache"] == 0
+    # Every rationale is accounted for: finished or cut by the budget; cut ones trimmed or rejected.
+    assert rat["finished"] + rat["cut_by_budget"] == 12
+    assert rat["kept"] + sum(rat["rejected"].values()) == 12
+    rows = [json.loads(line) for line in lines]
+    assert all(r["finish_reason"] in ("end_of_turn", "stop", "length") for r in rows)
+    assert all(r["kept"] is False for r in rows if r["finish_reason"] == "length" and not r["trimmed"])
+    assert (
+        meta["settings"]["rationale"]["prompt"] == "explain" and report["meta"]["settings"]["rationale"]["max_new_tokens"] == 24
+    )
     assert res.steps == 3 and res.trained_tokens > 0
 
     # Same data, same model: every rationale comes from the cache.
@@ -103,9 +118,57 @@ def test_translation_template_is_a_job_setting_and_bad_placeholders_fail_before_
             tiny_model_dir,
             method="supervised",
             translation_template=custom,
-            evaluation=EvalSettings(retention=False, max_new_tokens=4),
+            evaluation=EvalSettings(retention=False, max_new_tokens=4, holdout_fraction=0.25),
         )
     )
     assert json.loads((res.adapter_dir / "meta.json").read_text())["translation_template"] == custom
     with pytest.raises(ValueError, match=r"\{domain\}"):
         run_job(_spec(tmp_path, "/nonexistent-model-is-never-loaded", translation_template="{domain}: {source}"))
+
+
+def test_too_few_rationales_fail_before_training(tmp_path, tiny_model_dir):
+    """The tiny model's rationales are cut or degenerate: with the default guard the job stops before step 1."""
+    from radis_core.events import StepDone, TrainingStarted
+    from radis_core.targets_step import TooFewRationales
+
+    events = []
+    spec = _spec(tmp_path, tiny_model_dir, sections={"rationale": RationaleSettings(max_new_tokens=24, batch_size=8)})
+    with pytest.raises(TooFewRationales, match=r"min_rationale_share = 50%") as caught:
+        run_job(spec, on_event=events.append)
+    assert caught.value.kept_share < 0.5
+    assert not any(isinstance(e, (TrainingStarted, StepDone)) for e in events)
+    assert not (tmp_path / "out-radis" / "work" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("method", ["sdft", "seqkd"])
+def test_teacher_methods_train_on_what_the_teacher_wrote_or_fall_back(tmp_path, tiny_model_dir, method):
+    sections = {"rewrite": RewriteSettings(max_new_tokens=16, min_chrf=0.0)} if method == "sdft" else {}
+    res = run_job(
+        _spec(
+            tmp_path,
+            tiny_model_dir,
+            method=method,
+            evaluation=EvalSettings(retention=False, max_new_tokens=4, holdout_fraction=0.25),
+            sections=sections,
+        )
+    )
+    stats = res.report["rationales"]
+    assert stats["method"] == method and stats["pairs"] == 12
+    assert stats["kept"] + sum(stats["fell_back_to_reference"].values()) == 12
+    name = {"sdft": "rewrites.jsonl", "seqkd": "teacher_translations.jsonl"}[method]
+    rows = [json.loads(line) for line in (res.report_path.parent / name).read_text().splitlines()]
+    assert len(rows) == 12 and res.samples_path is not None and res.samples_path.name == name
+    # Cut by the budget, a teacher text never becomes a target.
+    assert all(not r["kept"] and r["reason"] == "unfinished" for r in rows if r["finish_reason"] == "length")
+    # A second job on the same data generates nothing.
+    again = run_job(
+        _spec(
+            tmp_path,
+            tiny_model_dir,
+            method=method,
+            evaluation=EvalSettings(retention=False, max_new_tokens=4, holdout_fraction=0.25),
+            sections=sections,
+            output_dir=tmp_path / "again",
+        )
+    )
+    assert again.report["rationales"]["generated"] == 0 and again.report["rationales"]["from_cache"] == 12

@@ -22,16 +22,16 @@ def test_key_changes_with_every_component():
 
 def test_round_trip_and_first_writer_wins(tmp_path):
     c = RationaleCache(tmp_path / "r.sqlite")
-    c.put_many({"a": ("first", 3)})
-    c.put_many({"a": ("second", 4), "b": ("bee", 1)})
-    assert c.get_many(["a", "b", "zz"]) == {"a": ("first", 3), "b": ("bee", 1)}
-    assert RationaleCache(tmp_path / "r.sqlite").get_many(["b"]) == {"b": ("bee", 1)}  # survives reopening
+    c.put_many({"a": ("first", 3, "end_of_turn")})
+    c.put_many({"a": ("second", 4, "length"), "b": ("bee", 1, "stop")})
+    assert c.get_many(["a", "b", "zz"]) == {"a": ("first", 3, "end_of_turn"), "b": ("bee", 1, "stop")}
+    assert RationaleCache(tmp_path / "r.sqlite").get_many(["b"]) == {"b": ("bee", 1, "stop")}  # survives reopening
 
 
 def _writer(path: str, who: int) -> None:
     c = RationaleCache(path)
     for i in range(200):
-        c.put_many({f"k{i}": (f"text{i}", i), f"w{who}-{i}": ("mine", 1)})
+        c.put_many({f"k{i}": (f"text{i}", i, "end_of_turn"), f"w{who}-{i}": ("mine", 1, "end_of_turn")})
 
 
 def test_two_processes_writing_at_once(tmp_path):
@@ -45,4 +45,4 @@ def test_two_processes_writing_at_once(tmp_path):
         p.join(60)
         assert p.exitcode == 0
     got = RationaleCache(path).get_many([f"k{i}" for i in range(200)] + [f"w{w}-{i}" for w in (1, 2) for i in range(200)])
-    assert len(got) == 600 and got["k7"] == ("text7", 7)
+    assert len(got) == 600 and got["k7"] == ("text7", 7, "end_of_turn")

@@ -11,6 +11,8 @@ def test_result_file_names() -> None:
         f"{job}-adapter.tar.gz",
         f"{job}-report.json",
         f"{job}-rationales.jsonl",
+        f"{job}-rewrites.jsonl",
+        f"{job}-teacher_translations.jsonl",
     ]
     assert adapter_root_name(job) == f"{job}-adapter"
     assert (ADAPTER.label, REPORT.label, RATIONALES.label) == ("adapter", "evaluation report", "rationales")
@@ -21,3 +23,10 @@ def test_each_result_file_matches_only_its_own_kind() -> None:
         name = kind.filename("ftjob-x")
         assert [other for other in RESULT_KINDS if other.matches(name)] == [kind]
     assert not any(kind.matches("train.jsonl") for kind in RESULT_KINDS)
+
+
+def test_every_generating_method_has_its_samples_file() -> None:
+    from radis_core.settings import METHODS
+    from store.result_files import SAMPLES_BY_METHOD
+
+    assert set(SAMPLES_BY_METHOD) == set(METHODS) - {"supervised"}

@@ -40,7 +40,8 @@ TINY_HYPERPARAMETERS: dict[str, Any] = {
 }
 #: Short generations and two probe items per retention benchmark.
 TINY_METHOD_SETTINGS: dict[str, Any] = {
-    "rationale": {"max_new_tokens": 16, "batch_size": 8},
+    # The tiny model never finishes a rationale: without this every radis job would stop at the guard.
+    "rationale": {"max_new_tokens": 16, "batch_size": 8, "min_rationale_share": 0.0},
     "evaluation": {"max_new_tokens": 8, "max_probe_items": 2, "holdout_fraction": 0.25, "batch_size": 8},
 }
 

@@ -299,10 +299,11 @@ def test_a_stale_running_job_is_taken_over_and_finished(
     assert any("taken over by worker-b" in m for m in event_messages(factory, job_id))
 
 
+@pytest.mark.parametrize("method", ["supervised", "sdft", "seqkd"])
 def test_a_worker_that_lost_its_job_stops_and_the_next_owner_resumes_from_its_checkpoint(
-    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, method: str
 ) -> None:
-    job_id = make_job(method="supervised")
+    job_id = make_job(method=method)
     thread, result = _run_in_thread(
         lambda: process_job(factory, artifacts, worker_settings, job_id, "worker-a", cancel_poll_s=0.1)
     )
@@ -330,3 +331,9 @@ def test_a_worker_that_lost_its_job_stops_and_the_next_owner_resumes_from_its_ch
     resumed_at = int(resumed[0].rsplit(" ", 1)[1])
     after = messages[messages.index(resumed[0]) :]
     assert not any(m.startswith(f"Step {resumed_at}/") for m in after)
+    if method != "supervised":
+        # The teacher's texts were cached by the first attempt: the resumed attempt generated none.
+        with session_scope(factory) as session:
+            rows = {f.filename: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
+        report = json.loads(artifacts.path(rows[f"{job_id}-report.json"].storage_key).read_text())
+        assert report["rationales"]["generated"] == 0 and report["rationales"]["from_cache"] == report["rationales"]["pairs"]

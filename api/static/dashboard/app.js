@@ -286,7 +286,15 @@ function stageTimeline(job, events) {
   return list;
 }
 
-function rationaleBrowser(records, hasMore) {
+// What each generating method's teacher wrote per pair: the row key and the column title.
+const TEACHER_TEXT = {
+  radis: { key: "rationale", title: "Rationale", plural: "rationales" },
+  sdft: { key: "rewrite", title: "Rewrite", plural: "rewrites" },
+  seqkd: { key: "translation", title: "Teacher translation", plural: "teacher translations" },
+};
+
+function rationaleBrowser(records, hasMore, method = "radis") {
+  const kind = TEACHER_TEXT[method] || TEACHER_TEXT.radis;
   const filter = h("select", { id: "rationale-filter" }, h("option", { value: "all" }, "all"), h("option", { value: "kept" }, "kept"), h("option", { value: "filtered" }, "filtered"));
   const body = h("tbody");
   const render = () => {
@@ -294,7 +302,8 @@ function rationaleBrowser(records, hasMore) {
       .filter((r) => filter.value === "all" || (filter.value === "kept") === Boolean(r.kept))
       .map((r) => h("tr", { class: r.kept ? "kept" : "filtered" },
         h("td", {}, r.line ?? ""), h("td", {}, r.source ?? ""), h("td", {}, r.reference ?? ""),
-        h("td", { class: "rationale" }, r.rationale ?? ""),
+        h("td", { class: "rationale" }, r[kind.key] ?? "", r.finish_reason === "length" ? h("div", { class: "muted" }, r.trimmed ? "cut by the budget; trimmed to its last sentence" : "cut by the budget") : null,
+          r.chrf != null ? h("div", { class: "muted" }, `chrF++ ${r.chrf} vs reference`) : null),
         h("td", {}, r.kept ? h("span", { class: "badge status-succeeded" }, "kept") : h("span", { class: "badge status-failed" }, `filtered: ${r.reason || "?"}`),
           r.detail ? h("div", { class: "muted" }, r.detail) : null, r.cached ? h("div", { class: "muted" }, "cached") : null))));
   };
@@ -302,8 +311,8 @@ function rationaleBrowser(records, hasMore) {
   render();
   const kept = records.filter((r) => r.kept).length;
   return h("div", { id: "rationales" },
-    h("p", {}, `${records.length}${hasMore ? "+" : ""} rationales shown: ${kept} kept, ${records.length - kept} filtered (filtered pairs train on the reference alone). Show `, filter),
-    h("table", { class: "rationales" }, h("thead", {}, h("tr", {}, ["Line", "Source", "Reference", "Rationale", "Kept?"].map((t) => h("th", {}, t)))), body));
+    h("p", {}, `${records.length}${hasMore ? "+" : ""} ${kind.plural} shown: ${kept} kept, ${records.length - kept} filtered (filtered pairs train on the reference alone). Show `, filter),
+    h("table", { class: "rationales" }, h("thead", {}, h("tr", {}, ["Line", "Source", "Reference", kind.title, "Kept?"].map((t) => h("th", {}, t)))), body));
 }
 
 function checkpointsTable(checkpoints) {
@@ -348,7 +357,7 @@ async function optional(path) {
 async function loadResults(job) {
   const [report, rationales, checkpoints] = await Promise.all([
     job.status === "succeeded" ? optional(`/v1/fine_tuning/jobs/${job.id}/report`) : null,
-    methodOf(job) === "radis" && job.status === "succeeded" ? optional(`/v1/fine_tuning/jobs/${job.id}/rationales?limit=100`) : null,
+    TEACHER_TEXT[methodOf(job)] && job.status === "succeeded" ? optional(`/v1/fine_tuning/jobs/${job.id}/rationales?limit=100`) : null,
     getJSON(`/v1/fine_tuning/jobs/${job.id}/checkpoints?limit=100`),
   ]);
   return { report, rationales, checkpoints: checkpoints.data };
@@ -379,8 +388,8 @@ async function showJob(jobId) {
     fill(results, 
       h("section", { class: "card" }, h("h2", {}, "Translation: before / after"), report ? scoresTable(report) : h("p", { class: "muted" }, "The report appears when the job succeeds.")),
       h("section", { class: "card" }, h("h2", {}, "General-ability retention (tuned / base)"), report ? retentionBars(report) : h("p", { class: "muted" }, "—")),
-      methodOf(job) === "radis" ? h("section", { class: "card" }, h("h2", {}, "Rationales"),
-        rationales ? rationaleBrowser(rationales.data, rationales.has_more) : h("p", { class: "muted" }, "Rationales are published when the job succeeds.")) : null,
+      TEACHER_TEXT[methodOf(job)] ? h("section", { class: "card" }, h("h2", {}, TEACHER_TEXT[methodOf(job)].title + "s"),
+        rationales ? rationaleBrowser(rationales.data, rationales.has_more, methodOf(job)) : h("p", { class: "muted" }, "They are published when the job succeeds.")) : null,
       h("section", { class: "card" }, h("h2", {}, "Checkpoints"), checkpointsTable(checkpoints)));
   };
 
