@@ -36,7 +36,7 @@ __all__ = ["CorpusRejected", "run_job"]
 
 
 def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: CancelCheck = never_cancel) -> JobResult:
-    """Run one RaDis (or supervised) fine-tuning job; see the module docstring."""
+    """Run one fine-tuning job of any method (radis, supervised, sdft, seqkd); see the module docstring."""
     run = RunContext(on_event, should_cancel)
     _check_templates(spec)  # before any model is loaded
 

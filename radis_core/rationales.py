@@ -16,7 +16,7 @@ from radis_core.config import SEPARATOR
 from radis_core.corpus import Pair
 from radis_core.generation import DecodeSettings
 from radis_core.prompts import ChatFormat, fill_template, rationale_prompt
-from radis_core.rationale_cache import RationaleCache, cache_key
+from radis_core.rationale_cache import RationaleCache
 from radis_core.rationale_filter import FilterSettings, Verdict, judge, last_complete_sentence
 from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, RationaleSettings
 from radis_core.teacher import TeacherOutput, generate_with_cache
@@ -148,16 +148,14 @@ def generate_rationales(
     fmt = ChatFormat.for_tokenizer(tokenizer)
     decoding = decode_settings(settings, seed)
     prompts, keyed_template = rationale_prompts(fmt, pairs, settings, translation_template)
-    keys = [
-        cache_key(model_fingerprint=model_fingerprint, template=keyed_template, decoding=decoding, pair_hash=p.pair_hash)
-        for p in pairs
-    ]
     run = generate_with_cache(
         model,
         tokenizer,
         prompts,
-        keys,
+        pairs,
         decoding,
+        keyed_template=keyed_template,
+        model_fingerprint=model_fingerprint,
         cache=cache,
         batch_size=settings.batch_size,
         end_of_turn=fmt.end_of_turn,

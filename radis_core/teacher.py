@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from radis_core.corpus import Pair
 from radis_core.events import JobCancelled
 from radis_core.generation import DecodeSettings, generate
-from radis_core.rationale_cache import CachedGeneration, RationaleCache
+from radis_core.rationale_cache import CachedGeneration, RationaleCache, cache_key
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,26 @@ def generate_with_cache(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[str],
-    keys: Sequence[str],
+    pairs: Sequence[Pair],
     decoding: DecodeSettings,
     *,
+    keyed_template: str,
+    model_fingerprint: str,
     cache: RationaleCache | None,
     batch_size: int,
     end_of_turn: str | None,
     on_progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> TeacherRun:
-    """Generate for every prompt whose key is not cached yet; outputs in the prompts' order."""
+    """Generate for every prompt whose key is not cached yet; outputs in the prompts' order.
+
+    ``prompts[i]`` is ``pairs[i]``'s prompt; the cache key is (``model_fingerprint``, ``keyed_template``
+    — the template, prefixed by what kind of text it asks for —, ``decoding``, the pair).
+    """
+    keys = [
+        cache_key(model_fingerprint=model_fingerprint, template=keyed_template, decoding=decoding, pair_hash=p.pair_hash)
+        for p in pairs
+    ]
     hits = cache.get_many(keys) if cache else {}
     todo = [i for i, k in enumerate(keys) if k not in hits]
     started = time.perf_counter()

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from radis_core.corpus import Pair
 from radis_core.generation import DecodeSettings
 from radis_core.prompts import ChatFormat, fill_template, translation_prompt
-from radis_core.rationale_cache import RationaleCache, cache_key
+from radis_core.rationale_cache import RationaleCache
 from radis_core.settings import RewriteSettings, TeacherSettings
 from radis_core.teacher import TeacherOutput, generate_with_cache
 
@@ -135,16 +135,14 @@ def _run(
     should_cancel: Callable[[], bool] | None,
     end_of_turn: str,
 ) -> TargetRun:
-    keys = [
-        cache_key(model_fingerprint=model_fingerprint, template=keyed_template, decoding=decoding, pair_hash=p.pair_hash)
-        for p in pairs
-    ]
     run = generate_with_cache(
         model,
         tokenizer,
         prompts,
-        keys,
+        pairs,
         decoding,
+        keyed_template=keyed_template,
+        model_fingerprint=model_fingerprint,
         cache=cache,
         batch_size=batch_size,
         end_of_turn=end_of_turn,

@@ -79,7 +79,7 @@ def create(
     training_file: str = typer.Option(..., "--training-file", "-t", help="A file id, or a local corpus to upload."),
     validation_file: str | None = typer.Option(None, "--validation-file", "-v", help="A file id or a local corpus."),
     method: str = typer.Option(
-        "radis", "--method", help="radis (reference + rationale) or supervised (reference only); see `radis settings`."
+        "radis", "--method", help="radis, supervised, sdft or seqkd; `radis settings` lists each one's settings."
     ),
     suffix: str | None = typer.Option(None, help="Part of the fine-tuned model's name."),
     seed: int | None = typer.Option(None, help="Random seed."),

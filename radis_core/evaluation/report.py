@@ -183,7 +183,12 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"\nMinimum retention {_fmt(ret['min_retention'], 3)}: {flag}.")
         lines.append("")
 
-    lines += _key_value_table("Rationales", report.get("rationales") or {})
+    generated = report.get("rationales") or {}
+    # The section keeps its JSON name for every method; its title says what the teacher wrote.
+    title = {"rewrite": "Teacher rewrites (SDFT)", "translation": "Teacher translations (SeqKD)"}.get(
+        str(generated.get("kind")), "Rationales"
+    )
+    lines += _key_value_table(title, generated)
     lines += _key_value_table("Training", report.get("training") or {})
     lines += _key_value_table("Timings (s)", report.get("timings") or {}, digits=1)
     return "\n".join(lines).rstrip() + "\n"
