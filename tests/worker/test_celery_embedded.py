@@ -40,3 +40,37 @@ def test_a_real_worker_runs_jobs_in_the_embedded_mode(
     first, second = enqueue_and_reconcile_through_a_real_worker(factory, worker_settings, make_job, tmp_path / "worker.log")
 
     assert len(first.result_files) == 3 and len(second.result_files) == 2
+
+
+def test_a_queue_row_another_process_created_meanwhile_is_read_not_fatal(tmp_path) -> None:
+    """Two processes declaring the gpu queue at once: the loser's insert fails on the unique name; the
+    embedded channel reads the row instead of dying (it killed the embedded worker at start)."""
+    import sqlite3
+
+    from kombu import Connection
+    from kombu.transport.sqlalchemy import Channel as KombuChannel
+
+    url = f"sqlite:///{tmp_path / 'broker.db'}"
+    with Connection(url, transport="worker.embedded_broker:Transport") as connection:
+        channel = connection.default_channel
+        channel._get_or_create("warm-up")  # creates the tables
+        original = KombuChannel._get_or_create
+        raced = {"n": 0}
+
+        def the_other_process_wins(self, queue):
+            if raced["n"] == 0:
+                raced["n"] += 1
+                # The other process inserts the row after our lookup missed it.
+                with sqlite3.connect(tmp_path / "broker.db") as other:
+                    other.execute("INSERT INTO kombu_queue (name) VALUES (?)", (queue,))
+                obj = self.queue_cls(queue)
+                self.session.add(obj)
+                self.session.commit()  # raises IntegrityError, as the real race does
+            return original(self, queue)
+
+        KombuChannel._get_or_create = the_other_process_wins
+        try:
+            row = channel._get_or_create("gpu")
+        finally:
+            KombuChannel._get_or_create = original
+    assert raced["n"] == 1 and row.name == "gpu"
