@@ -196,3 +196,49 @@ def test_padded_prefill_buckets_change_nothing(tiny, monkeypatch):
         settings = DecodeSettings(max_new_tokens=12, no_repeat_ngram_size=2, repetition_penalty=1.3)
         ours = generate(model, tok, prompts, settings, batch_size=6, end_of_turn=fmt.end_of_turn)
         assert [(g.text, g.finish_reason) for g in ours] == _hf_one_by_one(model, tok, prompts, settings, fmt.end_of_turn)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["no-shared-prefix", "shared-prefix"])
+@pytest.mark.parametrize("cpu_padding", [0.0, 0.9], ids=["one-length-per-prefill", "padded-prefill"])
+def test_every_step_of_every_row_has_the_logits_of_a_plain_forward(tiny, monkeypatch, shared, cpu_padding):
+    """Batched decoding (padding, a shared prefix, explicit positions) gives each row, at each step, the
+    logits one unpadded forward over that row's tokens gives: a one-token mask or position error in one
+    row moves its logits by ~1e-2 even where the tiny model's greedy text does not change."""
+    import torch
+
+    import radis_core.generation as generation
+
+    monkeypatch.setattr(generation, "PREFILL_PADDING_CPU", cpu_padding)
+    model, tok = tiny
+    fmt = ChatFormat.for_tokenizer(tok)
+    instruction = "Übersetze den folgenden Satz ins Englische und erkläre danach jeden Schritt der Übersetzung: "
+    prompts = [fmt.user_prompt((instruction if shared else "") + t) for t in PROMPTS]
+    rows = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    assert (generation._shared_prefix_length(rows) > 0) == shared
+    steps = 8
+    forwards: list[tuple[dict, torch.Tensor]] = []
+    handle = model.register_forward_hook(
+        lambda _m, _a, kwargs, out: forwards.append((kwargs, out.logits[:, -1, :].float().clone())), with_kwargs=True
+    )
+    try:
+        outs = generate(
+            model, tok, prompts, DecodeSettings(max_new_tokens=steps), batch_size=len(prompts), end_of_turn=fmt.end_of_turn
+        )
+    finally:
+        handle.remove()
+    # Every row runs to its budget, so the batch is never compacted: the decoder's rows are the prompts
+    # sorted longest first, in every prefill bucket and every decode step.
+    assert [o.finish_reason for o in outs] == ["length"] * len(prompts)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]), reverse=True)
+    decode_steps, prefill = forwards[len(forwards) - (steps - 1) :], forwards[: len(forwards) - (steps - 1)]
+    assert all(tuple(kw["input_ids"].shape) == (len(rows), 1) for kw, _ in decode_steps)
+    first = torch.cat([logits for kw, logits in prefill if "attention_mask" in kw])  # the shared prefix's forward has none
+    assert first.shape[0] == len(rows)
+    if cpu_padding:
+        assert any(kw["input_ids"].shape[0] > 1 for kw, _ in prefill)  # rows of different lengths shared a prefill
+    for b, i in enumerate(order):
+        new = [int(kw["input_ids"][b, 0]) for kw, _ in decode_steps]
+        batched = torch.stack([first[b]] + [logits[b] for _, logits in decode_steps])
+        with torch.inference_mode():
+            plain = model(input_ids=torch.tensor([rows[i] + new])).logits[0, len(rows[i]) - 1 :].float()
+        torch.testing.assert_close(batched, plain, rtol=0, atol=1e-4, msg=f"prompt {i} (batch row {b})")

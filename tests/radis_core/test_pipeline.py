@@ -4,6 +4,7 @@ import pytest
 
 from radis_core.config import JobSpec
 from radis_core.corpus import write_jsonl
+from radis_core.evaluation.translation import translation_scores
 from radis_core.events import JobCancelled
 from radis_core.pipeline import CorpusRejected, run_job
 from radis_core.settings import METHOD_SETTINGS, EvalSettings, Hyperparameters, RationaleSettings, RewriteSettings
@@ -54,6 +55,13 @@ def test_radis_job_end_to_end_on_tiny_model(tmp_path, tiny_model_dir):
     for key in ("bleu", "chrf", "ifeval", "math", "safety", "drift"):
         assert key in text
     assert (res.report_path.parent / "report.md").read_text().strip()
+    # Each model's BLEU and chrF++ are the scores of the translations the report shows (all 4 held-out pairs).
+    translation = report["translation"]
+    samples = translation["samples"]
+    assert len(samples) == translation["n"] == 4
+    for side in ("base", "tuned"):
+        again = translation_scores([s[side] for s in samples], [s["reference"] for s in samples], target_lang="en")
+        assert (translation["bleu"][side], translation["chrf"][side]) == (again["bleu"], again["chrf"])
     lines = (res.report_path.parent / "rationales.jsonl").read_text().splitlines()
     assert len(lines) == 12  # 16 pairs minus the 25 % holdout
     rat = report["rationales"]

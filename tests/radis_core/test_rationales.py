@@ -1,12 +1,22 @@
-"""Rationales: what generate receives, and how a budget cut is handled (trimmed, or rejected as unfinished)."""
+"""Rationales: what generate receives, what keys the cache, and how a budget cut is handled (trimmed, or
+rejected as unfinished)."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import pytest
+
+import radis_core.teacher as teacher
+from radis_core.config import SEPARATOR
 from radis_core.corpus import Pair
-from radis_core.prompts import ChatFormat
+from radis_core.generation import Generation
+from radis_core.prompts import ChatFormat, fill_template
+from radis_core.rationale_cache import RationaleCache
 from radis_core.rationale_filter import FilterSettings
-from radis_core.rationales import _verdict, generate_rationales, rationale_prompts
-from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, RationaleSettings
+from radis_core.rationales import _verdict, decode_settings, generate_rationales, rationale_prompts
+from radis_core.settings import DEFAULT_RATIONALE_TEMPLATE, DEFAULT_TRANSLATION_TEMPLATE, RationaleSettings
 from radis_core.teacher import TeacherOutput
 
 from .conftest import make_pairs
@@ -44,3 +54,99 @@ def test_every_rationale_is_accounted_for(tiny) -> None:
     assert stats["finished"] + stats["cut_by_budget"] == 6
     assert stats["kept"] + sum(stats["rejected"].values()) == 6
     assert all(r.trimmed or r.ends_turn or not r.kept for r in run.items)  # a cut rationale is kept only trimmed
+
+
+class RecordingGenerate:
+    """Stands in for :func:`radis_core.generation.generate` inside the teacher: records every call and
+    answers each prompt with a fixed, finished text (no model runs)."""
+
+    def __init__(self, text: str = "The word Hund means dog, and the verb comes second in German.") -> None:
+        self.text = text
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, model: Any, tokenizer: Any, prompts: list[str], settings: Any, **kwargs: Any) -> list[Generation]:
+        self.calls.append({"model": model, "prompts": list(prompts), "settings": settings, **kwargs})
+        return [Generation(self.text, new_tokens=12, finish_reason="end_of_turn") for _ in prompts]
+
+    @property
+    def prompts(self) -> list[str]:
+        return [p for call in self.calls for p in call["prompts"]]
+
+
+@pytest.mark.parametrize("prompt", ["explain", "translation"])
+def test_generate_receives_the_request_with_the_reference_prefilled(tiny, monkeypatch, prompt) -> None:
+    """The model continues after the reference: what it writes explains *that* translation. A plain
+    translation prompt would have it translate again instead."""
+    model, tok = tiny
+    spy = RecordingGenerate()
+    monkeypatch.setattr(teacher, "generate", spy)
+    pairs = make_pairs(3)
+    settings = RationaleSettings(max_new_tokens=12, prompt=prompt)
+    generate_rationales(model, tok, pairs, settings, model_fingerprint="t", cache=None, seed=5)
+
+    fmt = ChatFormat.for_tokenizer(tok)
+    template = DEFAULT_RATIONALE_TEMPLATE if prompt == "explain" else DEFAULT_TRANSLATION_TEMPLATE
+    assert len(spy.prompts) == len(pairs)
+    for sent, pair in zip(spy.prompts, pairs, strict=True):
+        request = fill_template(template, source=pair.source, src_lang=pair.src_lang, tgt_lang=pair.tgt_lang)
+        assert sent == fmt.user_prompt(request) + pair.target + SEPARATOR
+        assert sent.endswith(pair.target + "\n\n")
+        assert ("explain the translation step by step" in sent) == (prompt == "explain")
+    assert all(call["model"] is model and call["end_of_turn"] == fmt.end_of_turn for call in spy.calls)
+    assert all(call["settings"] == decode_settings(settings, 5) for call in spy.calls)
+
+
+def test_every_part_of_the_cache_key_misses_and_nothing_else_does(tiny, monkeypatch, tmp_path) -> None:
+    """Model fingerprint, template (the explain request, or the training prompt it is drawn under),
+    decoding settings and the pair each key the cache; the same job again generates nothing."""
+    model, tok = tiny
+    spy = RecordingGenerate()
+    monkeypatch.setattr(teacher, "generate", spy)
+    cache = RationaleCache(tmp_path / "rationales.sqlite")
+    pairs = make_pairs(4)
+    base = dict(max_new_tokens=12)
+
+    def run(
+        *,
+        settings: dict[str, Any] = base,
+        fingerprint: str = "student",
+        template: str = DEFAULT_TRANSLATION_TEMPLATE,
+        seed: int = 0,
+        job_pairs: list[Pair] = pairs,
+    ) -> tuple[int, int]:
+        done = generate_rationales(
+            model,
+            tok,
+            job_pairs,
+            RationaleSettings(**settings),
+            model_fingerprint=fingerprint,
+            cache=cache,
+            seed=seed,
+            translation_template=template,
+        )
+        return done.generated, done.cached
+
+    assert run() == (4, 0)
+    assert run() == (0, 4)
+    assert run(seed=9) == (0, 4)  # greedy: the seed does not decide the text, so it does not key it
+    other_translation_template = "{src_lang_name} → {tgt_lang_name}:\n{source}"
+    assert run(template=other_translation_template) == (0, 4)  # the explain request does not contain it
+    misses = {
+        "model fingerprint": dict(fingerprint="another model"),
+        "rationale template": dict(
+            settings={**base, "template": "Explain this {src_lang_name} sentence's translation: {source}"}
+        ),
+        "token budget": dict(settings={**base, "max_new_tokens": 13}),
+        "repetition penalty": dict(settings={**base, "repetition_penalty": 1.3}),
+        "n-gram block": dict(settings={**base, "no_repeat_ngram_size": 3}),
+        "sampling": dict(settings={**base, "do_sample": True}),
+        "sampling seed": dict(settings={**base, "do_sample": True}, seed=1),
+        "temperature": dict(settings={**base, "do_sample": True, "temperature": 0.3}),
+        "drawn under the training prompt": dict(settings={**base, "prompt": "translation"}),
+        "that training prompt's template": dict(settings={**base, "prompt": "translation"}, template=other_translation_template),
+    }
+    for what, change in misses.items():
+        assert run(**change) == (4, 0), f"changing the {what} must miss the cache"
+    changed = [dataclasses.replace(pairs[0], target="Anna buys some apples."), *pairs[1:]]
+    assert run(job_pairs=changed) == (1, 3)  # only the changed pair is new
+    assert len(spy.prompts) == 4 + 4 * len(misses) + 1

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from peft import get_peft_model_state_dict
 
 from radis_core.dataset import build_examples
 from radis_core.events import CheckpointAnnounced, CheckpointSaved, JobCancelled, TrainingDiverged
@@ -62,8 +63,8 @@ def test_a_checkpoint_is_announced_before_it_is_written(tiny_model_dir, tmp_path
 
 
 def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_model_dir, tmp_path):
-    model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)  # dropout: the RNG must be restored too
-    full = train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "a")
+    full_model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)  # dropout: the RNG must be restored too
+    full = train(full_model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "a")
 
     model, tok, examples, hp = _setup(tiny_model_dir, lora_dropout=0.1)
     steps_seen = []
@@ -88,6 +89,16 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_model_dir, tmp_pa
     assert resumed.resumed_from == 4
     assert resumed.losses == pytest.approx(full.losses, rel=1e-6, abs=1e-7)
     assert resumed.trained_tokens == full.trained_tokens
+    # The schedule goes on where it stopped (a scheduler restarted on resume would warm up again), and the
+    # adapter ends where the uninterrupted one did.
+    assert [h["learning_rate"] for h in resumed.history] == pytest.approx(
+        [h["learning_rate"] for h in full.history], rel=1e-9, abs=0
+    )
+    assert len({h["learning_rate"] for h in full.history}) > 2  # warmup and decay: the schedule really moves
+    full_weights, resumed_weights = get_peft_model_state_dict(full_model), get_peft_model_state_dict(model)
+    assert full_weights.keys() == resumed_weights.keys()
+    for name, weight in full_weights.items():
+        torch.testing.assert_close(resumed_weights[name], weight, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_nan_loss_raises_training_diverged(tiny_model_dir):
