@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import make_engine, make_sessionmaker, session_scope
@@ -377,16 +378,137 @@ def _claim_in_own_session(factory: sessionmaker[Session], job_id: str, worker: s
         return claim_job(session, job_id, worker)
 
 
-def test_concurrent_takeovers_have_one_winner(committed) -> None:
-    factory, project_id, file_id = committed
+def _wait_until_a_transaction_waits_for_a_lock(engine: Engine, timeout: float = 20.0) -> None:
+    """Return once a connection to the test database is blocked on a lock (a row lock another open
+    transaction holds). Polled in fresh transactions: pg_stat_activity is a snapshot per transaction."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as connection:
+            if connection.execute(query).scalar_one():
+                return
+        assert time.monotonic() < deadline, "no transaction ever waited for the row lock"
+        time.sleep(0.01)
+
+
+def _in_thread(factory: sessionmaker[Session], attempt: Callable[[Session], object]) -> tuple[threading.Thread, list[object]]:
+    """Start ``attempt`` in its own session and thread (committing at the end); its result or exception lands in the list."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            with session_scope(factory) as session:
+                outcome.append(attempt(session))
+        except BaseException as exc:  # surfaced by the caller's assertion on the outcome
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _while_held(
+    factory: sessionmaker[Session], engine: Engine, first: Callable[[Session], object], second: Callable[[Session], object]
+) -> tuple[object, object]:
+    """Deterministic interleaving of two transactions on one job: ``first`` runs and keeps its transaction
+    open; ``second`` starts on its own connection, reads, and blocks on the row lock; then ``first``
+    commits and ``second`` goes on (re-reading the row its UPDATE waited for). Returns both results."""
+    holder = factory()
+    try:
+        first_result = first(holder)
+        thread, outcome = _in_thread(factory, second)
+        _wait_until_a_transaction_waits_for_a_lock(engine)
+        assert thread.is_alive() and not outcome, "the second transaction should wait for the first"
+        holder.commit()
+        thread.join(timeout=20)
+        assert not thread.is_alive() and len(outcome) == 1
+        assert not isinstance(outcome[0], BaseException), outcome[0]
+        return first_result, outcome[0]
+    finally:
+        holder.close()
+
+
+def _running_job(factory: sessionmaker[Session], project_id: str, file_id: str, worker: str) -> str:
     job_id = _new_queued_job(factory, project_id, file_id)
     with session_scope(factory) as session:
-        claim_job(session, job_id, "dead")
-    future = utcnow() + timedelta(seconds=5)
-    results = _race(factory, lambda s, w: take_over_stale(s, job_id, w, future), ["r1", "r2"])
-    assert sum(r is not None for r in results) == 1
+        assert claim_job(session, job_id, worker) is not None
+    return job_id
+
+
+def test_concurrent_takeovers_have_one_winner(committed, engine: Engine) -> None:
+    """r1 has taken the stale job over but not committed; r2 read the job while it was still the dead
+    worker's and its UPDATE waits on r1's row lock. When r1 commits, r2's compare-and-swap on the owner it
+    saw matches nothing, although r2's threshold is later than r1's fresh heartbeat (a reconciler whose
+    clock runs ahead): one take-over, one new attempt."""
+    factory, project_id, file_id = committed
+    job_id = _running_job(factory, project_id, file_id, "dead")
+    threshold = utcnow() + timedelta(minutes=5)
+    first, second = _while_held(
+        factory,
+        engine,
+        lambda s: take_over_stale(s, job_id, "r1", threshold),
+        lambda s: take_over_stale(s, job_id, "r2", threshold),
+    )
+    assert first is not None and second is None
     with session_scope(factory) as session:
-        assert get_job_any(session, job_id).attempts == 2
+        job = get_job_any(session, job_id)
+        assert (job.status, job.worker_id, job.attempts) == ("running", "r1", 2)
+        assert sum("taken over" in m for m in _messages(session, job_id)) == 1
+
+
+def test_racing_takeovers_of_a_silent_worker_have_one_winner(committed) -> None:
+    """Both reconcilers see the job silent for an hour and race for real, in any order: whoever commits
+    first refreshes the heartbeat, so the other one's take-over matches nothing."""
+    factory, project_id, file_id = committed
+    for _ in range(3):
+        job_id = _running_job(factory, project_id, file_id, "dead")
+        with session_scope(factory) as session:
+            session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(hours=1)))
+        threshold = utcnow() - timedelta(minutes=1)
+        results = _race(factory, lambda s, w, job_id=job_id, t=threshold: take_over_stale(s, job_id, w, t), ["r1", "r2"])
+        assert sum(r is not None for r in results) == 1
+        with session_scope(factory) as session:
+            assert get_job_any(session, job_id).attempts == 2
+
+
+def test_a_cancel_waiting_on_a_finish_leaves_the_job_finished(committed, engine: Engine) -> None:
+    """The worker marks the job succeeded but has not committed; the API's cancel read it running and waits
+    on the row lock. Once the finish commits, the cancel changes nothing: no flag, no event on a finished job."""
+    factory, project_id, file_id = committed
+    job_id = _running_job(factory, project_id, file_id, "w1")
+    finished, cancelled = _while_held(
+        factory,
+        engine,
+        lambda s: mark_succeeded(s, job_id, "w1", fine_tuned_model="ft:m::x", trained_tokens=5, result_files=["file-r"]).status,
+        lambda s: (lambda j: (j.status, j.cancel_requested))(request_cancel(s, project_id, job_id)),
+    )
+    assert finished == "succeeded" and cancelled == ("succeeded", False)
+    with session_scope(factory) as session:
+        job = get_job_any(session, job_id)
+        assert (job.status, job.cancel_requested, job.fine_tuned_model, job.result_files) == (
+            "succeeded",
+            False,
+            "ft:m::x",
+            ["file-r"],
+        )
+        assert not any("ancel" in m for m in _messages(session, job_id))
+
+
+def test_a_finish_waiting_on_a_cancel_still_finishes(committed, engine: Engine) -> None:
+    """The cancel request commits first: the job is still running (flag set) when the finished worker's
+    UPDATE goes on, so the finished work is kept; the cancel answered "running, cancel requested"."""
+    factory, project_id, file_id = committed
+    job_id = _running_job(factory, project_id, file_id, "w1")
+    cancelled, finished = _while_held(
+        factory,
+        engine,
+        lambda s: (lambda j: (j.status, j.cancel_requested))(request_cancel(s, project_id, job_id)),
+        lambda s: mark_succeeded(s, job_id, "w1", fine_tuned_model="ft:m::x", trained_tokens=5, result_files=[]).status,
+    )
+    assert cancelled == ("running", True) and finished == "succeeded"
+    with session_scope(factory) as session:
+        job = get_job_any(session, job_id)
+        assert (job.status, job.cancel_requested, job.finished_at is not None) == ("succeeded", True, True)
 
 
 def test_cancel_racing_a_claim_ends_consistent(committed) -> None:
