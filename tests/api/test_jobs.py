@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,14 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from store import events as store_events
 from store import jobs as store_jobs
-from store.db import session_scope
+from store.db import make_engine, make_sessionmaker, session_scope
+from store.models import Job, Project
 from store.settings import Settings, get_settings
 from tests.api.conftest import Caller, EnqueueRecorder, corpus_bytes, make_caller, upload
 from worker.queue import JobQueue
@@ -54,6 +57,36 @@ def test_create_queues_the_job_and_enqueues_it_after_commit(
     with session_scope(db_sessionmaker) as session:
         assert store_jobs.get_job(session, caller.project_id, job["id"]).enqueued_at is not None
     assert client.get(f"{JOBS}/{job['id']}", headers=caller.headers).json()["id"] == job["id"]
+
+
+def test_the_job_is_committed_before_its_message_is_sent(api_settings: Settings, pg_url: str) -> None:
+    """At the moment of the send, a connection of its own (a worker's) already reads the job as queued.
+
+    The other tests share one outer connection, where the order of commit and send is invisible: here the
+    app commits for real on its own engine and the send looks through another engine."""
+    app_engine, worker_engine = make_engine(pg_url), make_engine(pg_url)
+    factory, worker_view = make_sessionmaker(app_engine), make_sessionmaker(worker_engine)
+    seen: list[tuple[str, str | None]] = []
+
+    def send(job_id: str) -> None:
+        with session_scope(worker_view) as session:
+            job = session.get(Job, job_id)
+            seen.append((job_id, job.status if job is not None else None))
+
+    caller = make_caller(factory, f"commit-order-{secrets.token_hex(4)}")
+    try:
+        with TestClient(create_app(api_settings, session_factory=factory, enqueue=send)) as client:
+            file_id = upload(client, caller, corpus_bytes()).json()["id"]
+            response = create(client, caller, model=MODEL, training_file=file_id)
+        assert response.status_code == 200, response.text
+        assert seen == [(response.json()["id"], "queued")]
+        with session_scope(worker_view) as session:
+            assert store_jobs.get_job_any(session, response.json()["id"]).enqueued_at is not None
+    finally:
+        with session_scope(factory) as session:
+            session.execute(delete(Project).where(Project.id == caller.project_id))
+        app_engine.dispose()
+        worker_engine.dispose()
 
 
 def test_create_stores_method_settings_and_legacy_hyperparameters(

@@ -105,3 +105,29 @@ def test_a_slow_clients_bytes_reach_the_disk_before_the_body_ends(tmp_path: Path
     received = receive(store, slow(), max_bytes=1 << 20)
     assert seen_on_disk > 0, "nothing was written while the client paused"
     assert store.path(received.blob.key).read_bytes() == first + first
+
+
+def test_a_body_that_fails_after_its_closing_boundary_keeps_nothing(tmp_path: Path, monkeypatch) -> None:
+    """The whole form arrived (closing boundary included) and the file was stored, then reading the body
+    failed: the request fails, so the stored blob must go too."""
+    content = b'{"source": "Hund", "target": "dog"}\n' * 64
+
+    async def hangs_up_after_the_end() -> AsyncIterator[bytes]:
+        yield HEAD + content
+        yield TAIL
+        raise ConnectionResetError("the client went away before the request was over")
+
+    store = ArtifactStore(tmp_path / "store")
+    stored: list[str] = []
+    save_stream = store.save_stream
+
+    def recording_save_stream(*args, **kwargs):
+        blob = save_stream(*args, **kwargs)
+        stored.append(blob.key)
+        return blob
+
+    monkeypatch.setattr(store, "save_stream", recording_save_stream)
+    with pytest.raises(ConnectionResetError):
+        receive(store, hangs_up_after_the_end(), max_bytes=1 << 20)
+    assert len(stored) == 1, "the complete form should have been stored before the failure was seen"
+    assert files_in(tmp_path / "store") == []
