@@ -1,6 +1,7 @@
 """The dashboard end to end in headless Chromium (Debian's ``/usr/bin/chromium``, driven by playwright):
 log in with a key, open a finished RaDis job, see the loss curve and the tables, download the adapter,
-compare it with a supervised job on the same data. Screenshots go to ``docs/`` for the README.
+compare it with a supervised job on the same data. The README's screenshots are of real demo jobs
+(scripts/dashboard_screenshots.py), not of these tiny-model ones.
 
 A real service runs the jobs (uvicorn API + Celery worker on Postgres/Redis, the tiny model). Without
 Chromium or playwright this test fails, saying how to install them: it never skips.
@@ -21,8 +22,6 @@ from tests.test_service_e2e import SMALL, Service, service_fixture  # noqa: F401
 from tests.worker.celery_harness import log_tail
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -135,7 +134,7 @@ def test_login_job_page_download_and_comparison(service: Service, tmp_path: Path
             expect(page.locator("#rationales tbody tr")).to_have_count(len(rationales))
             expect(page.locator("#rationales tbody tr").first).to_contain_text(rationales[0]["reference"])
             expect(page.locator("#checkpoints tbody tr")).to_have_count(1)
-            page.screenshot(path=str(DOCS / "dashboard-job.png"), full_page=True)
+            page.screenshot(path=str(tmp_path / "dashboard-job.png"), full_page=True)  # docs/: real jobs
 
             # The adapter download: the same bytes the API serves, checked in the page against the sha256 header.
             with page.expect_download() as info:
@@ -152,7 +151,7 @@ def test_login_job_page_download_and_comparison(service: Service, tmp_path: Path
             expect(page.locator("#compare .card")).to_have_count(2)
             expect(page.locator("#compare-loss path.line")).to_have_count(2)
             expect(page.locator("#compare svg#retention")).to_have_count(2)
-            page.screenshot(path=str(DOCS / "dashboard-compare.png"), full_page=True)
+            page.screenshot(path=str(tmp_path / "dashboard-compare.png"), full_page=True)
 
             # Another project's key sees none of these jobs.
             page.click("#logout")
