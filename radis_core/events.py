@@ -216,6 +216,12 @@ class JobCancelled(Exception):
     """Raised from inside a run when ``should_cancel()`` returned true; the run stopped cleanly."""
 
 
+class JobInterrupted(Exception):
+    """Raised by a caller's ``should_cancel`` to stop a run that is to resume later (its worker is shutting
+    down). Unlike a cancel, training first saves a checkpoint of the steps it finished, so the resumed run
+    repeats none of them; the exception then leaves the run."""
+
+
 class TrainingDiverged(Exception):
     """Raised when the loss became NaN or infinite."""
 

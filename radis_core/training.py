@@ -22,6 +22,7 @@ from radis_core.events import (
     CheckpointSaved,
     EventCallback,
     JobCancelled,
+    JobInterrupted,
     Note,
     StepDone,
     StepMetrics,
@@ -111,11 +112,33 @@ def train(
         losses, trained_tokens, history = list(extra["losses"]), int(extra["trained_tokens"]), list(extra["history"])
         on_event(Note("training", f"Resumed from checkpoint at step {cp.step}", {"step": cp.step}))
 
+    def checkpoint(folder: Path, done: int, metrics: StepMetrics) -> None:
+        # Announced before it is written: see CheckpointAnnounced.
+        on_event(CheckpointAnnounced(done))
+        cp = save_checkpoint(
+            folder,
+            step=done,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            keep=hp.keep_checkpoints,
+            extra={"losses": losses, "trained_tokens": trained_tokens, "history": history},
+        )
+        on_event(CheckpointSaved(done, cp.path, metrics))
+
     model.train()
     started = time.perf_counter()
     step_tokens_seen = processed = padded = 0
+    metrics: StepMetrics | None = None
     for step in range(start_step, total_steps):
-        if should_cancel():
+        try:
+            cancel = should_cancel()
+        except JobInterrupted:
+            # To be resumed: keep the steps finished since the last checkpoint (none if it is this step's).
+            if checkpoint_dir is not None and metrics is not None and step % hp.checkpoint_every != 0:
+                checkpoint(checkpoint_dir, step, metrics)
+            raise
+        if cancel:
             raise JobCancelled(f"cancelled before step {step + 1}")
         t0 = time.perf_counter()
         batches = [collate([examples[i] for i in idx], pad_id) for idx in plan[step * accum : (step + 1) * accum]]
@@ -162,18 +185,7 @@ def train(
         on_event(StepDone(metrics))
 
         if checkpoint_dir is not None and done % hp.checkpoint_every == 0 and done < total_steps:
-            # Announced before it is written: see CheckpointAnnounced.
-            on_event(CheckpointAnnounced(done))
-            cp = save_checkpoint(
-                checkpoint_dir,
-                step=done,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                keep=hp.keep_checkpoints,
-                extra={"losses": losses, "trained_tokens": trained_tokens, "history": history},
-            )
-            on_event(CheckpointSaved(done, cp.path, metrics))
+            checkpoint(checkpoint_dir, done, metrics)
 
     model.eval()
     seconds = time.perf_counter() - started

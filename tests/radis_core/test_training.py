@@ -5,7 +5,7 @@ import torch
 from peft import get_peft_model_state_dict
 
 from radis_core.dataset import build_examples
-from radis_core.events import CheckpointAnnounced, CheckpointSaved, JobCancelled, TrainingDiverged
+from radis_core.events import CheckpointAnnounced, CheckpointSaved, JobCancelled, JobInterrupted, TrainingDiverged
 from radis_core.models import load_model, resolve_model
 from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, Hyperparameters, resolve
 from radis_core.training import attach_lora, train
@@ -99,6 +99,61 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_model_dir, tmp_pa
     assert full_weights.keys() == resumed_weights.keys()
     for name, weight in full_weights.items():
         torch.testing.assert_close(resumed_weights[name], weight, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_an_interrupted_run_checkpoints_its_finished_steps_and_resumes_there(tiny_model_dir, tmp_path):
+    """A worker shutting down (JobInterrupted from the cancel check) keeps step 3, between the periodic 2 and 4."""
+    full_model, tok, examples, hp = _setup(tiny_model_dir)
+    full = train(full_model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "a")
+
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    events = []
+
+    def drain_after_step_3() -> bool:
+        if sum(e.type == "metrics" for e in events) >= 3:
+            raise JobInterrupted("the worker is shutting down")
+        return False
+
+    with pytest.raises(JobInterrupted):
+        train(
+            model,
+            examples,
+            hp,
+            seed=7,
+            pad_id=tok.pad_token_id,
+            checkpoint_dir=tmp_path / "b",
+            on_event=events.append,
+            should_cancel=drain_after_step_3,
+        )
+    assert [e.step for e in events if isinstance(e, CheckpointSaved)] == [2, 3]
+
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    resumed = train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "b")
+    assert resumed.resumed_from == 3
+    assert resumed.losses == pytest.approx(full.losses, rel=1e-6, abs=1e-7)
+
+
+def test_an_interrupt_right_after_a_checkpoint_writes_no_second_one(tiny_model_dir, tmp_path):
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    events = []
+
+    def drain_after_step_2() -> bool:
+        if sum(e.type == "metrics" for e in events) >= 2:
+            raise JobInterrupted("the worker is shutting down")
+        return False
+
+    with pytest.raises(JobInterrupted):
+        train(
+            model,
+            examples,
+            hp,
+            seed=7,
+            pad_id=tok.pad_token_id,
+            checkpoint_dir=tmp_path / "ck",
+            on_event=events.append,
+            should_cancel=drain_after_step_2,
+        )
+    assert [e.step for e in events if isinstance(e, CheckpointSaved)] == [2]
 
 
 def test_nan_loss_raises_training_diverged(tiny_model_dir):
