@@ -1,6 +1,7 @@
 """Fine-tuning jobs and their state machine. This module is the only code that changes a job's state.
 
-``queued → running → succeeded | failed | cancelled`` (a queued job may also be cancelled directly).
+``queued → running → succeeded | failed | cancelled`` (a queued job may also be cancelled directly; a
+running one goes back to queued when its worker shuts down cleanly: :func:`release_job`).
 Every transition is one conditional ``UPDATE … WHERE id = :id AND status = :expected [AND worker_id =
 :me]`` whose row count says whether it happened, so two workers can never both run a job and a worker
 that lost its job (another took it over after a missed heartbeat) cannot write over the new owner. Each
@@ -188,30 +189,36 @@ def claim_job(session: Session, job_id: str, worker_id: str) -> Job | None:
     return job
 
 
-def take_over_stale(session: Session, job_id: str, worker_id: str, stale_before: datetime) -> Job | None:
+def take_over_stale(
+    session: Session, job_id: str, worker_id: str, stale_before: datetime, max_attempts: int | None = None
+) -> Job | None:
     """Give a running job whose heartbeat is older than ``stale_before`` to ``worker_id`` (it stays running
     and resumes from its newest checkpoint). ``None`` if it is not stale any more, or not running.
 
     A job whose cancel was requested is taken over too: the new owner sees ``cancel_requested`` and
-    marks it cancelled.
+    marks it cancelled. With ``max_attempts``, a job already started that often (it took its worker down
+    each time) is failed with ``too_many_attempts`` instead, and ``None`` is returned: the queue moves on.
     """
     before = session.get(Job, job_id, populate_existing=True)
     if before is None:
         return None
     previous_worker = before.worker_id
-    taken = _conditional_update(
-        session,
-        job_id,
-        [
-            Job.status == JobStatus.RUNNING,
-            or_(Job.heartbeat_at < stale_before, Job.heartbeat_at.is_(None)),
-            # Compare-and-swap on the owner we saw: of two concurrent take-overs only the first matches,
-            # whatever threshold each one passed.
-            Job.worker_id == previous_worker if previous_worker is not None else Job.worker_id.is_(None),
-        ],
-        {"worker_id": worker_id, "heartbeat_at": utcnow(), "attempts": Job.attempts + 1},
-    )
-    if not taken:
+    stale = [
+        Job.status == JobStatus.RUNNING,
+        or_(Job.heartbeat_at < stale_before, Job.heartbeat_at.is_(None)),
+        # Compare-and-swap on the owner we saw: of two concurrent take-overs only the first matches,
+        # whatever threshold each one passed.
+        Job.worker_id == previous_worker if previous_worker is not None else Job.worker_id.is_(None),
+    ]
+    if max_attempts is not None and before.attempts >= max_attempts:
+        message = f"The job stopped its worker {before.attempts} times (limit {max_attempts}); it is not retried"
+        values = {"status": JobStatus.FAILED, "finished_at": utcnow(), "estimated_finish": None}
+        values.update(error_code="too_many_attempts", error_message=message, error_param=None)
+        if _conditional_update(session, job_id, [*stale, Job.attempts >= max_attempts], values):
+            add_event(session, job_id, f"Job failed: {message}", level=EventLevel.ERROR, data={"code": "too_many_attempts"})
+        return None
+    values = {"worker_id": worker_id, "heartbeat_at": utcnow(), "attempts": Job.attempts + 1}
+    if not _conditional_update(session, job_id, stale, values):
         return None
     job = get_job_any(session, job_id)
     add_event(
@@ -222,6 +229,19 @@ def take_over_stale(session: Session, job_id: str, worker_id: str, stale_before:
         data={"previous_worker_id": previous_worker, "worker_id": worker_id},
     )
     return job
+
+
+def release_job(session: Session, job_id: str, worker_id: str, reason: str) -> Job:
+    """running → queued: the owner is shutting down and hands the job back for any worker to claim at once
+    (no stale wait); it resumes from its newest checkpoint. A clean hand-back is not a failed attempt, so
+    ``attempts`` goes back down. A job whose cancel was requested is cancelled instead. Enqueue it after
+    committing."""
+    values = {"status": JobStatus.QUEUED, "worker_id": None, "heartbeat_at": None, "enqueued_at": None}
+    owned = [Job.status == JobStatus.RUNNING, Job.worker_id == worker_id, Job.cancel_requested.is_(False)]
+    if not _conditional_update(session, job_id, owned, {**values, "attempts": Job.attempts - 1}):
+        return mark_cancelled(session, job_id, worker_id)  # raises unless only the cancel flag stood in the way
+    add_event(session, job_id, f"Job returned to the queue: {reason}", level=EventLevel.WARN, data={"worker_id": worker_id})
+    return get_job_any(session, job_id)
 
 
 def heartbeat(session: Session, job_id: str, worker_id: str) -> bool:

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     stale_after_s: float = Field(
         default=120.0, gt=0, description="A running job without a heartbeat for this long is taken over."
     )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Times a job is started (first run and take-overs after its worker died) before it fails with too_many_attempts.",
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds.")
     api_port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
     allow_local_models: bool = Field(

@@ -27,6 +27,7 @@ from store.jobs import (
     mark_cancelled,
     mark_failed,
     mark_succeeded,
+    release_job,
     request_cancel,
     request_fingerprint,
     set_progress,
@@ -155,6 +156,45 @@ def test_only_running_jobs_can_be_taken_over(db_session: Session, make_job: Call
     job = make_job()
     assert take_over_stale(db_session, job.id, "w2", stale_before=utcnow() + timedelta(hours=1)) is None
     assert take_over_stale(db_session, "ftjob-missing", "w2", stale_before=utcnow()) is None
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_at_the_ceiling(db_session: Session, running: Job) -> None:
+    later = lambda: utcnow() + timedelta(seconds=1)  # noqa: E731 - every take-over sees the last owner as stale
+    assert take_over_stale(db_session, running.id, "w2", later(), max_attempts=3) is not None
+    assert take_over_stale(db_session, running.id, "w3", later(), max_attempts=3) is not None
+    assert take_over_stale(db_session, running.id, "w4", later(), max_attempts=3) is None
+    job = get_job_any(db_session, running.id)
+    assert (job.status, job.error_code, job.attempts, job.worker_id) == ("failed", "too_many_attempts", 3, "w3")
+    assert job.finished_at is not None
+    assert _messages(db_session, running.id)[-1] == "Job failed: The job stopped its worker 3 times (limit 3); it is not retried"
+    with pytest.raises(InvalidTransition):
+        heartbeat(db_session, running.id, "w3")
+    assert take_over_stale(db_session, running.id, "w5", later(), max_attempts=3) is None
+
+
+def test_the_ceiling_spares_a_job_whose_worker_is_alive(db_session: Session, running: Job) -> None:
+    db_session.execute(update(Job).where(Job.id == running.id).values(attempts=5))
+    assert take_over_stale(db_session, running.id, "w2", utcnow() - timedelta(minutes=5), max_attempts=3) is None
+    assert get_job_any(db_session, running.id).status == "running"
+
+
+def test_a_released_job_is_queued_again_and_the_release_is_no_attempt(db_session: Session, running: Job) -> None:
+    released = release_job(db_session, running.id, "w1", "worker w1 is shutting down")
+    assert (released.status, released.worker_id, released.heartbeat_at, released.attempts) == ("queued", None, None, 0)
+    assert _messages(db_session, running.id)[-1] == "Job returned to the queue: worker w1 is shutting down"
+    with pytest.raises(InvalidTransition):
+        heartbeat(db_session, running.id, "w1")
+    reclaimed = claim_job(db_session, running.id, "w2")
+    assert reclaimed is not None and (reclaimed.worker_id, reclaimed.attempts) == ("w2", 1)
+    with pytest.raises(LostOwnership):
+        release_job(db_session, running.id, "w1", "too late")
+
+
+def test_a_job_released_after_a_cancel_request_is_cancelled(db_session: Session, project: Project, running: Job) -> None:
+    request_cancel(db_session, project.id, running.id)
+    job = release_job(db_session, running.id, "w1", "worker w1 is shutting down")
+    assert (job.status, job.finished_at is not None) == ("cancelled", True)
+    assert _messages(db_session, running.id)[-1] == "Job cancelled"
 
 
 def test_owner_operations_need_the_owner(db_session: Session, running: Job) -> None:
