@@ -4,13 +4,15 @@
 when it raises (polar's ``postgres.py``); it is closed *before* the response is sent
 (``scope="function"``), so a failed commit becomes an error response instead of a lost write. Routes
 that must act after the commit (enqueue a job, delete a blob) call ``session.commit()`` themselves.
-``ProjectDep``: the project of the ``Authorization: Bearer <key>`` key, or 401 in OpenAI's envelope.
+``ProjectDep``: the project of the ``Authorization: Bearer <key>`` key, which :mod:`api.admission` checked
+before the route ran (401 in OpenAI's envelope otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -24,9 +26,7 @@ from api.errors import AUTHENTICATION, APIError
 from api.metrics import Metrics
 from store.artifacts import ArtifactStore
 from store.db import session_scope
-from store.keys import authenticate
 from store.models import Project
-from store.projects import get_project
 from store.settings import Settings
 from worker.queue import JobQueue
 
@@ -64,12 +64,18 @@ class DatabaseGate:
             self._semaphore, self._loop = asyncio.Semaphore(self.slots), loop
         return self._semaphore
 
-    async def admit(self) -> AsyncIterator[None]:
-        """Hold one slot for the duration of the dependency that yields from this."""
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot for the duration of the ``async with`` block."""
         if self.slots is None:
             yield
             return
         async with self._current():
+            yield
+
+    async def admit(self) -> AsyncIterator[None]:
+        """Hold one slot for the duration of the dependency that yields from this."""
+        async with self.slot():
             yield
 
 
@@ -128,36 +134,46 @@ def get_session(state: StateDep, _slot: Annotated[None, Depends(_database_slot, 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
-# auto_error=False: a missing or non-Bearer header must get OpenAI's 401 envelope, not FastAPI's 403.
+
+@dataclass(frozen=True)
+class Authenticated:
+    """The caller as :class:`api.admission.AdmissionMiddleware` authenticated it (kept in ``scope["state"]``)."""
+
+    key_id: str
+    project: Project
+
+
+#: Key under which :class:`Authenticated` is kept in the request's state.
+AUTH_STATE = "radis_auth"
+
+# Documents the scheme in the OpenAPI document; the key itself is checked by api.admission before the
+# route runs (and before its body is read). auto_error=False: a missing header is admission's 401.
 _bearer = HTTPBearer(auto_error=False, description="A project API key (sk-radis-…).")
 
 
-def _unauthorized(message: str, code: str) -> APIError:
-    return APIError(401, message, type=AUTHENTICATION, code=code, headers={"WWW-Authenticate": "Bearer"})
+def get_project_from_key(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Project:
+    """The project that owns the presented key, as :class:`api.admission.AdmissionMiddleware` found it.
 
-
-def get_project_from_key(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Project:
-    """The project that owns the presented key; 401 when it is missing, unknown or revoked.
-
-    The key itself never appears in the answer or in a log line.
+    The middleware answers 401 itself for a missing, unknown or revoked key on ``/v1``; a route outside
+    ``/v1`` that asks for a project gets 401 here. No session is held for it, so a route that streams
+    (an upload) holds no database connection while it waits for the client.
     """
-    if credentials is None:
-        raise _unauthorized(
-            "You didn't provide an API key. Send it in the Authorization header: 'Authorization: Bearer <key>'.",
-            "missing_api_key",
+    auth = request.scope.get("state", {}).get(AUTH_STATE)
+    if not isinstance(auth, Authenticated):
+        raise APIError(
+            401,
+            "You didn't provide a valid API key. Send it in the Authorization header: 'Authorization: Bearer <key>'.",
+            type=AUTHENTICATION,
+            code="missing_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
         )
-    key = authenticate(session, credentials.credentials)
-    if key is None:
-        raise _unauthorized("Incorrect or revoked API key provided.", "invalid_api_key")
-    project = get_project(session, key.project_id)
-    # End the authentication's transaction now: its connection goes back to the pool while the request
-    # waits for a thread to run the endpoint. Held across that wait, a burst of requests larger than
-    # the pool would hold every connection while the threads that could use them wait for one (a
-    # pool/thread-pool deadlock, broken only by the pool timeout as 503s).
-    session.commit()
-    return project
+    return auth.project
+
+
+def get_key_id(request: Request, _: Annotated[Project, Depends(get_project_from_key)]) -> str:
+    """The id of the caller's key (streams check that it stays live)."""
+    return str(request.scope["state"][AUTH_STATE].key_id)
 
 
 ProjectDep = Annotated[Project, Depends(get_project_from_key)]
+KeyIdDep = Annotated[str, Depends(get_key_id)]

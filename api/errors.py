@@ -95,6 +95,27 @@ def error_response(
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """The body passed its route's limit while being read (413). An ``HTTPException`` so that FastAPI's
+    body reading lets it through unchanged (it turns any other error into a 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than the limit of {limit} bytes.")
+        self.limit = limit
+
+
+class BodyTimeout(StarletteHTTPException):
+    """The client sent its body too slowly (408); see :mod:`api.admission`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(408, f"The request body arrived too slowly ({reason}); send it again without pauses.")
+
+
+def body_too_large_response(exc: BodyTooLarge) -> JSONResponse:
+    """413 ``request_too_large``; the connection closes (the rest of the body is not read)."""
+    return error_response(413, str(exc.detail), code="request_too_large", headers={"Connection": "close"})
+
+
 # --- request validation ---------------------------------------------------------------------------
 
 #: Location roots FastAPI puts in front of a field path; they are not part of the parameter's name.
@@ -210,9 +231,26 @@ async def _invalid_transition(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, str(exc), code="invalid_state")
 
 
+#: ``Retry-After`` of a 429 for a project quota: a job must finish, or a file be deleted, before a retry helps.
+QUOTA_RETRY_AFTER_S = 60
+
+
 async def _quota_exceeded(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QuotaExceeded)
-    return error_response(429, str(exc), type=RATE_LIMIT, code="quota_exceeded")
+    return error_response(
+        429, str(exc), type=RATE_LIMIT, code="quota_exceeded", headers={"Retry-After": str(QUOTA_RETRY_AFTER_S)}
+    )
+
+
+async def _body_too_large(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTooLarge)
+    return body_too_large_response(exc)
+
+
+async def _body_timeout(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTimeout)
+    logger.info("request body too slow during %s %s", request.method, request.url.path)
+    return error_response(408, str(exc.detail), code="request_timeout", headers={"Connection": "close"})
 
 
 async def _too_large(_: Request, exc: Exception) -> JSONResponse:
@@ -308,6 +346,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidTransition, _invalid_transition)
     app.add_exception_handler(QuotaExceeded, _quota_exceeded)
     app.add_exception_handler(TooLarge, _too_large)
+    app.add_exception_handler(BodyTooLarge, _body_too_large)
+    app.add_exception_handler(BodyTimeout, _body_timeout)
     app.add_exception_handler(ClientDisconnect, _client_disconnected)
     app.add_exception_handler(DataError, _unusable_value)
     for db_error in (OperationalError, DisconnectionError, PoolTimeoutError):

@@ -19,12 +19,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.admission import AdmissionMiddleware
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import adapters, files, health, jobs, models, stream
 from api.routes.dashboard import mount_dashboard
 from api.schemas import ErrorEnvelope
+from api.security_headers import SecurityHeadersMiddleware
 from radis_core import __version__
 from store.artifacts import ArtifactStore
 from store.db import make_engine, make_sessionmaker
@@ -73,6 +75,10 @@ def create_app(
             "behind OpenAI's files and fine-tuning API."
         ),
         lifespan=lifespan,
+        # Swagger UI and ReDoc would load their scripts from a public CDN: blank offline, and a third-party
+        # script on the origin whose dashboard keeps the key in sessionStorage. /openapi.json stays.
+        docs_url=None,
+        redoc_url=None,
         responses={400: {"model": ErrorEnvelope}, 401: {"model": ErrorEnvelope}, 404: {"model": ErrorEnvelope}},
     )
     metrics = Metrics()
@@ -83,7 +89,10 @@ def create_app(
         queue=JobQueue(session_factory, settings, send=enqueue),
         metrics=metrics,
     )
+    # Inside the catch-all (added before it): keys, rates and body limits are checked before any route runs.
+    app.add_middleware(AdmissionMiddleware, state=app.state.radis)
     install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so it runs outermost: it also times and counts the catch-all's 500 answers.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for router in (files.router, jobs.router, stream.router, adapters.router, models.router, health.router):

@@ -16,8 +16,10 @@ reading overlaps writing. When :data:`GATHER_LIMIT_BYTES` wait for the thread, t
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import unicodedata
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -235,6 +237,20 @@ class _Gathered:
         return taken
 
 
+#: Threads that store uploads, apart from the shared pool (:func:`_upload_threads`). An upload beyond
+#: them waits for one with at most :data:`GATHER_LIMIT_BYTES` read ahead; other requests do not wait.
+UPLOAD_THREADS = 64
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def _upload_threads() -> anyio.CapacityLimiter:
+    """The uploads' thread limiter of the running event loop (a limiter belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(UPLOAD_THREADS)
+    return _limiters[loop]
+
+
 @dataclass
 class ReceivedUpload:
     """A stored upload: the blob, the caller's (display) filename and the text fields."""
@@ -280,7 +296,9 @@ async def receive_upload(
     async def store_in_thread() -> None:
         nonlocal blob, store_error
         try:
-            blob = await anyio.to_thread.run_sync(store)
+            # A thread of the uploads' own pool: a slow client keeps its thread waiting for bytes, and 40
+            # of them must not take every thread of the shared pool that all other requests run on.
+            blob = await anyio.to_thread.run_sync(store, limiter=_upload_threads())
         except Exception as exc:  # too large, a malformed form: reported below
             store_error = exc
             group.cancel_scope.cancel()  # nobody will store the rest of the body: stop reading it

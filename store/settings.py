@@ -80,6 +80,30 @@ class Settings(BaseSettings):
     max_concurrent_jobs_per_project: int = Field(
         default=4, gt=0, description="Active (queued or running) jobs a project may have."
     )
+    max_concurrent_uploads_per_project: int = Field(
+        default=4, ge=1, le=10_000, description="Uploads one project may stream at once (per API process); more get 429."
+    )
+    rate_limit_per_s: float = Field(
+        default=50.0, ge=0, le=1e6, description="Requests per second one API key may make on average (per API process); 0 = off."
+    )
+    rate_limit_burst: int = Field(
+        default=500, ge=1, le=1_000_000, description="Requests one API key may make at once before the rate applies."
+    )
+    body_idle_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="A request body that sends nothing for this long is answered 408."
+    )
+    body_min_bytes_per_s: int = Field(
+        default=4 * 1024,
+        ge=0,
+        le=1 << 30,
+        description="Slowest average a request body may arrive at (after a grace of body_idle_timeout_s); slower is 408 (0 = off).",
+    )
+    stream_key_recheck_s: float = Field(
+        default=15.0, gt=0, le=30, description="How often an open event stream checks that its key is still live."
+    )
+    max_json_body_bytes: int = Field(
+        default=MiB, ge=1024, le=64 * MiB, description="Largest body of a request other than an upload (read while counting)."
+    )
     heartbeat_interval_s: float = Field(default=10.0, gt=0, description="How often a running job proves its worker is alive.")
     stale_after_s: float = Field(
         default=120.0, gt=0, description="A running job without a heartbeat for this long is taken over."

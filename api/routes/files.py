@@ -10,13 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from api.blobs import blob_response
-from api.deps import ArtifactsDep, ProjectDep, SessionDep, SettingsDep
+from api.deps import ArtifactsDep, ProjectDep, SessionDep, StateDep
 from api.errors import APIError
 from api.schemas import FileDeleted, FileList, FileObject
 from api.uploads import FORM_OVERHEAD_BYTES, receive_upload
 from radis_core.corpus import ValidationReport, validate_corpus
 from store import files as store_files
 from store.artifacts import TooLarge
+from store.db import session_scope
 from store.ids import new_file_id
 from store.models import FileStatus
 from store.result_files import FILES_PREFIX, UPLOAD_PURPOSES
@@ -37,18 +38,18 @@ def _corpus_error(report: ValidationReport) -> APIError:
 
 
 @router.post("", response_model=FileObject, summary="Upload a training or validation file")
-async def upload_file(
-    request: Request, project: ProjectDep, session: SessionDep, settings: SettingsDep, artifacts: ArtifactsDep
-) -> FileObject:
+async def upload_file(request: Request, project: ProjectDep, state: StateDep) -> FileObject:
     """Stream the ``file`` part to storage (413 past ``max_upload_bytes``), validate it as a parallel
-    corpus (400 naming the first bad line; nothing kept), and record it as ``processed``."""
+    corpus (400 naming the first bad line; nothing kept), and record it as ``processed``.
+
+    No database session (nor a slot of the app's :class:`~api.deps.DatabaseGate`) is held while the
+    body streams in: the key was checked before (:mod:`api.admission`), and the row is written in a
+    short session of its own at the end. A slow client holds a socket, never a connection."""
+    settings, artifacts = state.settings, state.artifacts
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + FORM_OVERHEAD_BYTES:
         # Refuse before reading a byte; the streamed count below still catches bodies that lie.
         raise TooLarge(settings.max_upload_bytes)
-    # End the authentication's transaction before the (possibly long) upload: no connection or row lock
-    # (the key's last_used_at) may be held while bytes trickle in.
-    await run_in_threadpool(session.commit)
     file_id = new_file_id()
     received = await receive_upload(
         request.stream(),
@@ -77,23 +78,26 @@ async def upload_file(
             raise _corpus_error(report)
 
         def record() -> FileObject:
-            row = store_files.create_file(
-                session,
-                project_id=project.id,
-                filename=received.filename,
-                purpose=purpose,
-                nbytes=blob.bytes,
-                sha256=blob.sha256,
-                storage_key=blob.key,
-                status=FileStatus.PROCESSED,
-                validation=report.to_dict(),
-                n_examples=report.n_pairs,
-                file_id=file_id,
-            )
-            session.commit()
-            return FileObject.from_row(row)
+            with session_scope(state.session_factory) as session:
+                return FileObject.from_row(
+                    store_files.create_file(
+                        session,
+                        project_id=project.id,
+                        filename=received.filename,
+                        purpose=purpose,
+                        nbytes=blob.bytes,
+                        sha256=blob.sha256,
+                        storage_key=blob.key,
+                        status=FileStatus.PROCESSED,
+                        validation=report.to_dict(),
+                        n_examples=report.n_pairs,
+                        file_id=file_id,
+                    )
+                )
 
-        return await run_in_threadpool(record)
+        assert state.db_gate is not None
+        async with state.db_gate.slot():
+            return await run_in_threadpool(record)
     except BaseException:
         # Nothing half-stored: a refused or unrecorded upload leaves no blob behind.
         artifacts.delete(blob.key)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from api.cursors import parse_event_cursor
 from api.deps import ProjectDep, SessionDep, StateDep
 from api.errors import APIError
 from api.job_requests import validate_job_request
@@ -25,7 +26,6 @@ from store import files as store_files
 from store import job_queries
 from store import jobs as store_jobs
 from store.errors import NotFound
-from store.ids import parse_event_id
 from store.models import File, FileStatus
 from store.projects import max_concurrent_jobs
 from store.result_files import UPLOAD_PURPOSE
@@ -62,7 +62,7 @@ def create_job(
     project: ProjectDep,
     session: SessionDep,
     state: StateDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY)] = None,
 ) -> FineTuningJob:
     """Validate and queue a job. With ``Idempotency-Key``: the same key and body return the first job
     again (``Idempotent-Replayed: true``); the same key with another body is a 409."""
@@ -147,12 +147,7 @@ def list_events(
 ) -> JobEventList:
     """The job's events newest first; ``after`` is the id (``ftevent-…``) of the last event seen."""
     store_jobs.get_job(session, project.id, job_id)
-    cursor = None
-    if after is not None:
-        try:
-            cursor = parse_event_id(after)
-        except ValueError as exc:
-            raise APIError(400, f"Invalid value for 'after': {exc}.", param="after", code="invalid_value") from None
+    cursor = parse_event_cursor(after, "after")
     rows, has_more = store_events.list_events(session, job_id, after=cursor, limit=limit)
     return JobEventList(data=[JobEventObject.from_row(event) for event in rows], has_more=has_more)
 

@@ -9,7 +9,9 @@ object and the stream closes. Same key and project isolation as every route: ano
 a 404 before any byte is streamed. Polling ``GET …/events`` stays available.
 
 The database is polled (the store has no notification channel); each poll is a short session in a
-worker thread, so a stream holds no connection while it waits.
+worker thread, so a stream holds no connection while it waits. Every ``stream_key_recheck_s`` (a setting) a
+poll also checks that the caller's key is still live: once it is revoked, the stream sends an
+``event: error`` (OpenAI's envelope, ``invalid_api_key``) and closes, and a reconnect gets 401.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from api.deps import AppState, ProjectDep, SessionDep, StateDep
-from api.errors import APIError
+from api.cursors import parse_event_cursor
+from api.deps import AppState, KeyIdDep, ProjectDep, SessionDep, StateDep
+from api.errors import AUTHENTICATION, error_body
 from api.schemas import FineTuningJob, JobEventObject
 from store import events as store_events
 from store import jobs as store_jobs
 from store.db import session_scope
 from store.ids import parse_event_id
-from store.models import ACTIVE_STATUSES
+from store.models import ACTIVE_STATUSES, ApiKey
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"])
 
@@ -49,19 +52,21 @@ def format_sse(data: dict[str, Any], *, event: str, event_id: str | None = None)
     return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def _parse_cursor(raw: str | None, param: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        return parse_event_id(raw)
-    except ValueError as exc:
-        raise APIError(400, f"Invalid value for '{param}': {exc}.", param=param, code="invalid_value") from None
+class KeyRevoked(Exception):
+    """The stream's key was revoked (or deleted) while it was open."""
 
 
-def _poll(state: AppState, project_id: str, job_id: str, cursor: int | None) -> tuple[list[JobEventObject], FineTuningJob, bool]:
+def _poll(
+    state: AppState, project_id: str, job_id: str, cursor: int | None, key_id: str | None = None
+) -> tuple[list[JobEventObject], FineTuningJob, bool]:
     """The events after ``cursor`` and the job. The job is read first: if it was already finished, the
-    events read next include everything it will ever have, so ending after them loses nothing."""
+    events read next include everything it will ever have, so ending after them loses nothing. With
+    ``key_id``, :class:`KeyRevoked` when that key is no longer live."""
     with session_scope(state.session_factory) as session:
+        if key_id is not None:
+            key = session.get(ApiKey, key_id)
+            if key is None or key.revoked_at is not None:
+                raise KeyRevoked(key_id)
         job = store_jobs.get_job(session, project_id, job_id)
         finished = job.status not in ACTIVE_STATUSES
         body = FineTuningJob.from_row(job)
@@ -69,12 +74,22 @@ def _poll(state: AppState, project_id: str, job_id: str, cursor: int | None) -> 
         return [JobEventObject.from_row(row) for row in rows], body, finished and not has_more
 
 
-async def _stream(request: Request, state: AppState, project_id: str, job_id: str, cursor: int | None) -> AsyncIterator[str]:
+async def _stream(
+    request: Request, state: AppState, project_id: str, job_id: str, cursor: int | None, key_id: str
+) -> AsyncIterator[str]:
     # Tell EventSource how long to wait before reconnecting after a dropped connection.
     yield "retry: 2000\n\n"
-    last_sent = time.monotonic()
+    last_sent = key_checked = time.monotonic()
     while True:
-        events, job, done = await run_in_threadpool(_poll, state, project_id, job_id, cursor)
+        recheck = time.monotonic() - key_checked >= state.settings.stream_key_recheck_s
+        try:
+            events, job, done = await run_in_threadpool(_poll, state, project_id, job_id, cursor, key_id if recheck else None)
+        except KeyRevoked:
+            revoked = error_body("Incorrect or revoked API key provided.", type=AUTHENTICATION, code="invalid_api_key")
+            yield format_sse(revoked, event="error")
+            return
+        if recheck:
+            key_checked = time.monotonic()
         for event in events:
             cursor = parse_event_id(event.id)
             yield format_sse(event.model_dump(mode="json"), event=event.type, event_id=event.id)
@@ -102,6 +117,7 @@ def stream_events(
     job_id: str,
     request: Request,
     project: ProjectDep,
+    key_id: KeyIdDep,
     session: SessionDep,
     state: StateDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -111,11 +127,11 @@ def stream_events(
 
     ``Last-Event-ID`` (or ``after``) = the id of the last event received: only newer ones are sent."""
     store_jobs.get_job(session, project.id, job_id)  # 404 for another project's job, before streaming
-    cursor = _parse_cursor(last_event_id, "Last-Event-ID")
+    cursor = parse_event_cursor(last_event_id, "Last-Event-ID")
     if cursor is None:
-        cursor = _parse_cursor(after, "after")
+        cursor = parse_event_cursor(after, "after")
     return StreamingResponse(
-        _stream(request, state, project.id, job_id, cursor),
+        _stream(request, state, project.id, job_id, cursor, key_id),
         media_type="text/event-stream",
         # no-transform/X-Accel-Buffering: a buffering proxy would hold the events back until the end.
         headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
