@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from radis_core.config import JobSpec
+from radis_core.evaluation.base_cache import BaseEvalCache
 from radis_core.evaluation.before_after import Evaluation, evaluate_before_after
 from radis_core.events import (
     CancelCheck,
@@ -62,7 +63,14 @@ def run_job(spec: JobSpec, on_event: EventCallback = no_events, should_cancel: C
 
     with run.timed("eval_seconds"):
         evaluation = evaluate_before_after(
-            trained.model, tokenizer, data.eval_pairs, spec.translation_template, spec.evaluation, run
+            trained.model,
+            tokenizer,
+            data.eval_pairs,
+            spec.translation_template,
+            spec.evaluation,
+            run,
+            cache=BaseEvalCache(_cache_dir(spec) / "base_evaluations"),
+            fingerprint=source.fingerprint,
         )
 
     with run.timed("export_seconds"):
@@ -165,6 +173,7 @@ def export_results(
             "fingerprint": source.fingerprint,
             "train_pairs": len(data.train_pairs),
             "eval_pairs": len(data.eval_pairs),
+            "base_evaluation": "reused from an earlier job (base-evaluation cache)" if evaluation.base.cached else "computed",
             "translation_template": spec.translation_template,
             "settings": spec.settings.model_dump(mode="json", exclude={"hyperparameters"}),
         },

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from radis_core.corpus import Pair
+from radis_core.evaluation.base_cache import BaseEvalCache, base_eval_key
 from radis_core.events import Counted, Note, stage_started
 from radis_core.run_context import RunContext
 from radis_core.settings import EvalSettings
 
 #: Evaluation units per model: the translation pass, and each probe pass (ifeval, math, safety,
 #: general answers, drift) when retention runs.
-_PROBE_UNITS = 5
+_PROBE_NAMES = ("ifeval", "math", "safety", "general", "drift")
+_PROBE_UNITS = len(_PROBE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ModelScores:
     translation: dict[str, Any]
     comet: dict[str, Any]
     probes: Any  # a BenchmarkRun, or None when retention was not run
+    cached: bool = False  # read from the base-evaluation cache instead of computed
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,14 @@ def _score_model(
     reference_answers: Any = None,
 ) -> ModelScores:
     from radis_core.evaluation.probe_runs import run_benchmarks
-    from radis_core.evaluation.translation import comet_scores, translation_scores
+    from radis_core.evaluation.translation import comet_scores
+    from radis_core.evaluation.translation_compare import score_translations
 
     run.emit(Note("evaluating", f"Evaluating the {label} model"))
     hyps = translate_pairs(chat, pairs, template, ev.max_new_tokens)
     units.done(label, "translation")
     references, sources = [p.target for p in pairs], [p.source for p in pairs]
-    scores = translation_scores(hyps, references, target_lang=pairs[0].tgt_lang if pairs else None)
+    scores = score_translations(pairs, hyps)
     comet = comet_scores(sources, hyps, references, ev.comet_model, gpus=gpus)
     scores["samples"] = [
         {"source": s, "reference": r, "hypothesis": h} for s, r, h in list(zip(sources, references, hyps, strict=True))[:5]
@@ -127,10 +131,61 @@ def _score_model(
     return ModelScores(scores, comet, probes)
 
 
+def _base_scores(
+    model: Any,
+    chat: Any,
+    pairs: Sequence[Pair],
+    template: str,
+    ev: EvalSettings,
+    gpus: int,
+    units: _Units,
+    run: RunContext,
+    cache: BaseEvalCache | None,
+    fingerprint: str | None,
+) -> ModelScores:
+    """The base model's scores: from the cache when this model, data and settings were evaluated before."""
+    from radis_core.evaluation.retention import BenchmarkRun
+
+    key = None
+    if cache is not None and fingerprint:
+        param = next(model.parameters())
+        key = base_eval_key(
+            fingerprint=fingerprint, dtype=str(param.dtype), device=param.device.type, pairs=pairs, template=template, ev=ev
+        )
+        hit = cache.get(key)
+        if hit is not None:
+            run.emit(
+                Note("evaluating", f"Base model scores reused from an earlier job (cache key {key[:12]})", {"base_cache": "hit"})
+            )
+            for unit in ("translation", *(_PROBE_NAMES if ev.retention else ())):
+                units.done("base", unit)
+            probes = BenchmarkRun.from_dict(hit["probes"]) if hit["probes"] is not None else None
+            return ModelScores(hit["translation"], hit["comet"], probes, cached=True)
+    with model.disable_adapter():
+        base = _score_model("base", chat, pairs, template, ev, gpus, units, run)
+    if cache is not None and key is not None:
+        cache.put(
+            key, {"translation": base.translation, "comet": base.comet, "probes": base.probes.to_dict() if base.probes else None}
+        )
+    return base
+
+
 def evaluate_before_after(
-    model: Any, tokenizer: Any, pairs: Sequence[Pair], template: str, ev: EvalSettings, run: RunContext
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[Pair],
+    template: str,
+    ev: EvalSettings,
+    run: RunContext,
+    *,
+    cache: BaseEvalCache | None = None,
+    fingerprint: str | None = None,
 ) -> Evaluation:
-    """Score the base model (adapter disabled) and the tuned model on the same pairs and probes."""
+    """Score the base model (adapter disabled) and the tuned model on the same pairs and probes.
+
+    With a ``cache`` and the model's ``fingerprint``, the base scores of an earlier job with the same
+    model, pairs and settings are reused (see :mod:`radis_core.evaluation.base_cache`).
+    """
     from radis_core.chat_model import HFChatModel
     from radis_core.evaluation.retention import compare
 
@@ -138,8 +193,7 @@ def evaluate_before_after(
     chat = HFChatModel(model, tokenizer, batch_size=ev.batch_size)
     gpus = 1 if str(next(model.parameters()).device).startswith("cuda") else 0
     units = _Units(run, 2 * (1 + (_PROBE_UNITS if ev.retention else 0)))
-    with model.disable_adapter():
-        base = _score_model("base", chat, pairs, template, ev, gpus, units, run)
+    base = _base_scores(model, chat, pairs, template, ev, gpus, units, run, cache, fingerprint)
     tuned = _score_model(
         "tuned",
         chat,

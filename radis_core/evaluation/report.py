@@ -19,23 +19,17 @@ def _delta(base: Any, tuned: Any) -> float | None:
 def _translation_section(
     base: dict[str, Any], tuned: dict[str, Any], comet_base: dict[str, Any] | None, comet_tuned: dict[str, Any] | None
 ) -> dict[str, Any]:
+    from radis_core.evaluation.translation_compare import compare_translations
+
     for label, scores in (("translation_base", base), ("translation_tuned", tuned)):
-        missing = [k for k in ("bleu", "chrf", "n") if k not in scores]
+        missing = [k for k in ("bleu", "chrf", "n", "items") if k not in scores]
         if missing:
-            raise ValueError(f"{label} lacks {', '.join(missing)} (pass the dict from translation_scores)")
+            raise ValueError(f"{label} lacks {', '.join(missing)} (pass the dict from score_translations)")
     if base["n"] != tuned["n"]:
         raise ValueError(
             f"translation_base scored {base['n']} pairs but translation_tuned {tuned['n']}; deltas need the same pairs"
         )
-
-    section: dict[str, Any] = {"n": base["n"]}
-    for key, _ in _TRANSLATION_METRICS:
-        section[key] = {
-            "base": base[key],
-            "tuned": tuned[key],
-            "delta": _delta(base[key], tuned[key]),
-            "signature": tuned.get(f"{key}_signature") or base.get(f"{key}_signature"),
-        }
+    section = compare_translations(base, tuned)
     notes = sorted({s["note"] for s in (base, tuned) if s.get("note")})
     if notes:
         section["notes"] = notes
@@ -107,6 +101,14 @@ def _signed(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:+.{digits}f}"
 
 
+def _interval(row: dict[str, Any], digits: int = 2) -> str:
+    """ "[low, high] | reading" cells of a row carrying an ``interval`` dict (empty cells without one)."""
+    iv = row.get("interval")
+    if not isinstance(iv, dict):
+        return " | "
+    return f"[{iv['low']:+.{digits}f}, {iv['high']:+.{digits}f}] | {iv['verdict']}"
+
+
 def _cell(text: str) -> str:
     # A pipe or newline inside a cell would break the Markdown table.
     return text.replace("|", "\\|").replace("\n", " ")
@@ -131,16 +133,29 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         f"## Translation ({tr['n']} held-out pair{'s' if tr['n'] != 1 else ''})",
         "",
-        "| Metric | Base | Tuned | Δ |",
-        "|---|---:|---:|---:|",
+        "| Metric | Base | Tuned | Δ | 95 % interval of Δ | Reading |",
+        "|---|---:|---:|---:|---|---|",
     ]
+    directions = tr.get("directions") or {}
     for key, label in _TRANSLATION_METRICS:
         m = tr[key]
-        lines.append(f"| {label} | {_fmt(m['base'])} | {_fmt(m['tuned'])} | {_signed(m['delta'])} |")
+        scope = " (mean over directions)" if len(directions) > 1 else ""
+        lines.append(f"| {label}{scope} | {_fmt(m['base'])} | {_fmt(m['tuned'])} | {_signed(m['delta'])} | {_interval(m)} |")
+        if len(directions) > 1:
+            for name, row in directions.items():
+                d = row[key]
+                lines.append(
+                    f"| {label} {_cell(name)} (n={row['n']}) | {_fmt(d['base'])} | {_fmt(d['tuned'])} | {_signed(d['delta'])} | {_interval(d)} |"
+                )
+    ph = tr.get("placeholders") or {}
+    if ph.get("available"):
+        lines.append(
+            f"| Placeholders kept (n={ph['n']}) | {_fmt(ph['base'], 3)} | {_fmt(ph['tuned'], 3)} | {_signed(ph['delta'], 3)} | {_interval(ph, 3)} |"
+        )
     comet = tr["comet"]
     if comet["available"]:
         lines.append(
-            f"| COMET | {_fmt(comet['base']['score'], 4)} | {_fmt(comet['tuned']['score'], 4)} | {_signed(comet['delta'], 4)} |"
+            f"| COMET | {_fmt(comet['base']['score'], 4)} | {_fmt(comet['tuned']['score'], 4)} | {_signed(comet['delta'], 4)} | | |"
         )
     lines.append("")
     if not comet["available"]:
@@ -157,17 +172,22 @@ def render_markdown(report: dict[str, Any]) -> str:
     if "benchmarks" not in ret:
         lines += [f"Not run ({_cell(str(ret.get('reason', 'no reason given')))}).", ""]
     else:
-        lines += ["| Benchmark | Metric | N | Base | Tuned | Retention | Formula |", "|---|---|---:|---:|---:|---:|---|"]
+        lines += [
+            "| Benchmark | Metric | N | Base | Tuned | 95 % interval of Δ | Reading | Retention | Formula |",
+            "|---|---|---:|---:|---:|---|---|---:|---|",
+        ]
         for name, row in ret["benchmarks"].items():
             retention = row["retention"]
             shown = _fmt(retention, 3) if retention != "n/a" else f"n/a ({_cell(row.get('reason', ''))})"
             lines.append(
-                f"| {name} | {_cell(row['metric'])} | {_fmt(row.get('n'))} | {_fmt(row['base'], 3)} | {_fmt(row['tuned'], 3)} | {shown} "
-                f"| {_cell(row.get('formula', ''))} |"
+                f"| {name} | {_cell(row['metric'])} | {_fmt(row.get('n'))} | {_fmt(row['base'], 3)} | {_fmt(row['tuned'], 3)} "
+                f"| {_interval(row, 3)} | {shown} | {_cell(row.get('formula', ''))} |"
             )
             if name == "ifeval" and "instruction_level_accuracy" in row:
                 ila = row["instruction_level_accuracy"]
-                lines.append(f"| ifeval | instruction-level accuracy | | {_fmt(ila['base'], 3)} | {_fmt(ila['tuned'], 3)} | | |")
+                lines.append(
+                    f"| ifeval | instruction-level accuracy | | {_fmt(ila['base'], 3)} | {_fmt(ila['tuned'], 3)} | | | | |"
+                )
         overall = ret["overall"]
         lines += [
             "",

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from radis_core.evaluation.intervals import mean_interval, paired_mean
+
 #: Benchmarks scored by accuracy-like rates where higher is better; these count towards overall retention.
 RATE_BENCHMARKS: tuple[str, ...] = ("ifeval", "math", "safety")
 BENCHMARKS: tuple[str, ...] = (*RATE_BENCHMARKS, "drift")
@@ -179,6 +181,46 @@ def _na(reason: str, **fields: Any) -> dict[str, Any]:
     return {**fields, "retention": "n/a", "reason": reason}
 
 
+def _item_rows(base: list[ItemResult], tuned: list[ItemResult], key: str) -> list[dict[str, Any]]:
+    """Per-item values of both runs, replies cut to 300 characters (the full ones are in the probe runs)."""
+
+    def value(item: ItemResult) -> Any:
+        return item.passed if key == "passed" else item.detail.get("nll")
+
+    return [
+        {"id": b.id, "base": value(b), "tuned": value(t), "base_reply": b.reply[:300], "tuned_reply": t.reply[:300]}
+        for b, t in zip(base, tuned, strict=True)
+    ]
+
+
+def _rate_intervals(base: list[ItemResult], tuned: list[ItemResult]) -> dict[str, Any]:
+    """Paired-bootstrap interval of the pass-rate difference, each rate's own interval, and the items."""
+    if not base:
+        return {}
+    b = [1.0 if i.passed else 0.0 for i in base]
+    t = [1.0 if i.passed else 0.0 for i in tuned]
+    return {
+        "interval": paired_mean(b, t).to_dict(),
+        "base_interval": list(mean_interval(b)),
+        "tuned_interval": list(mean_interval(t)),
+        "items": _item_rows(base, tuned, "passed"),
+    }
+
+
+def _drift_intervals(base: list[ItemResult], tuned: list[ItemResult]) -> dict[str, Any]:
+    """Paired interval of the NLL difference over answers both runs scored (lower NLL = closer to base)."""
+    nll_t = {i.id: i.detail["nll"] for i in tuned if "nll" in i.detail}
+    pairs = [(i.detail["nll"], nll_t[i.id]) for i in base if "nll" in i.detail and i.id in nll_t]
+    if not pairs:
+        return {}
+    by_id = {i.id: i for i in tuned}
+    scored = [i for i in base if i.id in by_id]
+    return {
+        "interval": paired_mean([p[0] for p in pairs], [p[1] for p in pairs], higher_is_better=False).to_dict(),
+        "items": _item_rows(scored, [by_id[i.id] for i in scored], "nll"),
+    }
+
+
 def _compare_rate(name: str, base: BenchmarkRun, tuned: BenchmarkRun) -> dict[str, Any]:
     b, t = base.scores[name], tuned.scores[name]
     row: dict[str, Any] = {"metric": b.metric, "base": b.score, "tuned": t.score, "n": b.n, "higher_is_better": True}
@@ -193,6 +235,7 @@ def _compare_rate(name: str, base: BenchmarkRun, tuned: BenchmarkRun) -> dict[st
         return _na("base and tuned runs scored different probe items", **row)
     if b.score is None or t.score is None:
         return _na("no items were scored", **row)
+    row.update(_rate_intervals(base.items[name], tuned.items[name]))
     if b.score <= 0:
         return _na("base score is 0, so tuned / base is undefined", formula="retention = tuned / base", **row)
     return {
@@ -217,6 +260,7 @@ def _compare_drift(base: BenchmarkRun, tuned: BenchmarkRun) -> dict[str, Any]:
         return _na("the tuned run did not score the base run's answers (pass base.general_answers as reference_answers)", **row)
     if b.score is None or t.score is None:
         return _na("no base answers were scored", **row)
+    row.update(_drift_intervals(base.items["drift"], tuned.items["drift"]))
     if t.score <= 0:
         return _na("tuned NLL is 0, so base_nll / tuned_nll is undefined", formula="retention = base_nll / tuned_nll", **row)
     return {

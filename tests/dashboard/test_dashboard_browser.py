@@ -125,6 +125,11 @@ def test_login_job_page_download_and_comparison(service: Service, tmp_path: Path
             expect(bleu.nth(1)).to_have_text(f"{report['translation']['bleu']['base']:.2f}")
             expect(bleu.nth(2)).to_have_text(f"{report['translation']['bleu']['tuned']:.2f}")
             expect(page.locator("table.scores tr[data-metric='chrf']")).to_have_count(1)
+            iv = report["translation"]["chrf"]["interval"]
+            expect(page.locator("table.scores tr[data-metric='chrf'] td.interval")).to_contain_text(iv["verdict"])
+            expect(page.locator("#retention-intervals li[data-benchmark='ifeval']")).to_contain_text(
+                report["retention"]["benchmarks"]["ifeval"]["interval"]["verdict"]
+            )
             expect(page.locator("table.scores tr[data-metric='comet']")).to_contain_text("not available")
             expect(page.locator("svg#retention line.base-line")).to_have_count(1)
             expect(page.locator("svg#retention #min-retention")).to_have_count(1)
@@ -148,6 +153,8 @@ def test_login_job_page_download_and_comparison(service: Service, tmp_path: Path
             # The comparison of radis and supervised on the same data.
             page.goto(f"{service.base}/dashboard#/compare/{radis_job['id']}/{supervised_job['id']}")
             expect(page.locator("#compare-table")).to_contain_text("BLEU")
+            expect(page.locator("#compare-table")).to_contain_text("chrF++ Δ, 95 % interval")
+            expect(page.locator("#compare-table")).to_contain_text("ifeval Δ, 95 % interval")
             expect(page.locator("#compare .card")).to_have_count(2)
             expect(page.locator("#compare-loss path.line")).to_have_count(2)
             expect(page.locator("#compare svg#retention")).to_have_count(2)

@@ -213,21 +213,30 @@ const lossPoints = (events) => events
   .filter((e) => e.type === "metrics" && e.data && typeof e.data.step === "number" && typeof e.data.train_loss === "number")
   .map((e) => [e.data.step, e.data.train_loss]);
 
-// Before/after table of the translation metrics.
+// A paired-bootstrap interval of a delta and its reading ("no measurable difference" when it spans 0).
+const intervalText = (iv, digits = 2) => (iv && typeof iv.low === "number"
+  ? `[${iv.low >= 0 ? "+" : ""}${num(iv.low, digits)}, ${iv.high >= 0 ? "+" : ""}${num(iv.high, digits)}] ${iv.verdict}` : "");
+
+// Before/after table of the translation metrics, each delta with its 95 % interval.
 function scoresTable(report) {
-  const table = h("table", { class: "scores" }, h("thead", {}, h("tr", {}, ["Metric", "Base", "Tuned", "Δ"].map((t) => h("th", {}, t)))));
+  const table = h("table", { class: "scores" }, h("thead", {}, h("tr", {}, ["Metric", "Base", "Tuned", "Δ", "95 % interval of Δ"].map((t) => h("th", {}, t)))));
   const body = h("tbody");
   const tr = (report && report.translation) || {};
+  const row = (key, label, m, digits = 2) => h("tr", { "data-metric": key }, h("td", {}, label), h("td", {}, num(m.base, digits)), h("td", {}, num(m.tuned, digits)),
+    h("td", { class: m.delta > 0 ? "up" : m.delta < 0 ? "down" : "" }, m.delta === null || m.delta === undefined ? "" : (m.delta > 0 ? "+" : "") + num(m.delta, digits)),
+    h("td", { class: "interval" }, intervalText(m.interval, digits)));
+  const directions = Object.entries(tr.directions || {});
   for (const [key, label] of [["bleu", "BLEU"], ["chrf", "chrF++"]]) {
     const m = tr[key];
     if (!m) continue;
-    body.append(h("tr", { "data-metric": key }, h("td", {}, label), h("td", {}, num(m.base)), h("td", {}, num(m.tuned)),
-      h("td", { class: m.delta > 0 ? "up" : m.delta < 0 ? "down" : "" }, m.delta === null || m.delta === undefined ? "" : (m.delta > 0 ? "+" : "") + num(m.delta))));
+    body.append(row(key, directions.length > 1 ? `${label} (mean of directions)` : label, m));
+    if (directions.length > 1) for (const [name, d] of directions) body.append(row(`${key}-${name}`, `${label} ${name} (n=${d.n})`, d[key]));
   }
+  if (tr.placeholders && tr.placeholders.available) body.append(row("placeholders", `placeholders kept (n=${tr.placeholders.n})`, tr.placeholders, 3));
   const comet = tr.comet || {};
   body.append(comet.available
-    ? h("tr", { "data-metric": "comet" }, h("td", {}, "COMET"), h("td", {}, num(comet.base.score, 4)), h("td", {}, num(comet.tuned.score, 4)), h("td", {}, num(comet.delta, 4)))
-    : h("tr", { "data-metric": "comet" }, h("td", {}, "COMET"), h("td", { colspan: 3, class: "muted" }, `not available: ${(comet.base && comet.base.reason) || "no local checkpoint"}`)));
+    ? h("tr", { "data-metric": "comet" }, h("td", {}, "COMET"), h("td", {}, num(comet.base.score, 4)), h("td", {}, num(comet.tuned.score, 4)), h("td", {}, num(comet.delta, 4)), h("td", {}, ""))
+    : h("tr", { "data-metric": "comet" }, h("td", {}, "COMET"), h("td", { colspan: 4, class: "muted" }, `not available: ${(comet.base && comet.base.reason) || "no local checkpoint"}`)));
   table.append(body);
   const caption = tr.n ? h("p", { class: "muted" }, `${tr.n} held-out pairs`) : null;
   return h("div", {}, table, caption);
@@ -267,7 +276,10 @@ function retentionBars(report) {
     svg.append(s("line", { x1: px(minimum), x2: px(minimum), y1: T, y2: bottom, class: "min-line", id: "min-retention" }));
     svg.append(s("text", { x: px(minimum), y: bottom + 26, "text-anchor": "middle", class: "tick min" }, `min_retention ${minimum}`));
   }
-  return svg;
+  // Each benchmark's change with its paired 95 % interval: a bar below 1.0 is forgetting only when the interval says so.
+  const spread = h("ul", { class: "muted", id: "retention-intervals" }, names.filter((n) => retention.benchmarks[n].interval).map((n) =>
+    h("li", { "data-benchmark": n }, `${n}: Δ ${intervalText(retention.benchmarks[n].interval, 3)} (n=${retention.benchmarks[n].interval.n})`)));
+  return h("div", {}, svg, spread);
 }
 
 function stageTimeline(job, events) {
@@ -440,12 +452,17 @@ async function showCompare(a, b) {
   const [A, B] = await Promise.all([jobSummary(a), jobSummary(b)]);
   const label = (x) => `${methodOf(x.job)} (${x.job.id.slice(-6)})`;
   const metric = (x, path) => path.reduce((obj, k) => (obj && obj[k] !== undefined ? obj[k] : null), x.report);
+  const benchmarks = Object.keys(metric(A, ["retention", "benchmarks"]) || metric(B, ["retention", "benchmarks"]) || {});
   const rows = [["BLEU (tuned)", ["translation", "bleu", "tuned"]], ["BLEU Δ", ["translation", "bleu", "delta"]],
+    ["BLEU Δ, 95 % interval", ["translation", "bleu", "interval"]],
     ["chrF++ (tuned)", ["translation", "chrf", "tuned"]], ["chrF++ Δ", ["translation", "chrf", "delta"]],
+    ["chrF++ Δ, 95 % interval", ["translation", "chrf", "interval"]],
+    ...benchmarks.map((n) => [`${n} Δ, 95 % interval`, ["retention", "benchmarks", n, "interval"]]),
     ["overall retention", ["retention", "overall", "retention"]], ["trained tokens", null]];
+  const cell = (x, path) => { const v = metric(x, path); return v && typeof v === "object" ? intervalText(v, path[0] === "retention" ? 3 : 2) : num(v); };
   const diff = h("table", { id: "compare-table" }, h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, label(A)), h("th", {}, label(B)))),
     h("tbody", {}, rows.map(([name, path]) => h("tr", {}, h("td", {}, name),
-      ...[A, B].map((x) => h("td", {}, path ? num(metric(x, path)) : String(x.job.trained_tokens ?? "")))))));
+      ...[A, B].map((x) => h("td", {}, path ? cell(x, path) : String(x.job.trained_tokens ?? "")))))));
   const column = (x) => h("section", { class: "card" },
     h("h2", {}, h("a", { href: `#/jobs/${x.job.id}` }, x.job.id), " ", statusBadge(x.job.status)),
     h("p", {}, `${methodOf(x.job)} on ${x.job.model} · ${fmtDuration(x.job)}`),

@@ -66,3 +66,90 @@ def test_every_score_is_the_score_of_its_samples(evaluation: Evaluation, which: 
     again = translation_scores(hypotheses, references, target_lang="en")
     assert (scores["bleu"], scores["chrf"]) == (again["bleu"], again["chrf"])
     assert scores["bleu"] < 100.0
+
+
+def _lora_model(tiny_model_dir: Path) -> tuple[Any, Any]:
+    import torch
+
+    model, tok = _fresh(tiny_model_dir)
+    model = attach_lora(model, resolve(Hyperparameters(lora_rank=4), n_examples=len(PAIRS)), seed=0)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "lora_B" in name:
+                weight.copy_(torch.randn(weight.shape, generator=generator) * 0.5)
+    return model, tok
+
+
+def test_a_second_job_reuses_the_base_evaluation_and_a_changed_setting_misses(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from radis_core.evaluation.base_cache import BaseEvalCache
+
+    cache = BaseEvalCache(tmp_path / "base_evaluations")
+    model, tok = _lora_model(tiny_model_dir)
+    ev = EvalSettings(retention=True, max_probe_items=2, max_new_tokens=6, batch_size=8)
+    first = evaluate_before_after(
+        model, tok, PAIRS, DEFAULT_TRANSLATION_TEMPLATE, ev, RunContext(), cache=cache, fingerprint="fp-1"
+    )
+    assert not first.base.cached and len(list(cache.folder.glob("*.json"))) == 1
+
+    # A hit never runs the base model: disabling the adapter would be the base pass, so make it fail.
+    class NoBase:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return self.inner(*args, **kwargs)
+
+        def disable_adapter(self) -> Any:
+            raise AssertionError("the base model was evaluated again")
+
+    second = evaluate_before_after(
+        NoBase(model), tok, PAIRS, DEFAULT_TRANSLATION_TEMPLATE, ev, RunContext(), cache=cache, fingerprint="fp-1"
+    )
+    assert second.base.cached
+    assert second.base.translation == first.base.translation
+    assert second.base.probes.to_dict() == first.base.probes.to_dict()
+    assert second.tuned.translation["bleu"] == first.tuned.translation["bleu"]
+    assert second.retention == first.retention
+
+    # Anything the base numbers depend on misses: a setting, the pairs, the template, the model.
+    for changed in (
+        dict(ev=ev.model_copy(update={"max_new_tokens": 7})),
+        dict(ev=ev.model_copy(update={"max_probe_items": 3})),
+        dict(pairs=PAIRS[:4]),
+        dict(template=DEFAULT_TRANSLATION_TEMPLATE + " "),
+        dict(fingerprint="fp-2"),
+    ):
+        args: dict[str, Any] = dict(ev=ev, pairs=PAIRS, template=DEFAULT_TRANSLATION_TEMPLATE, fingerprint="fp-1") | changed
+        with pytest.raises(AssertionError, match="evaluated again"):
+            evaluate_before_after(
+                NoBase(model),
+                tok,
+                args["pairs"],
+                args["template"],
+                args["ev"],
+                RunContext(),
+                cache=cache,
+                fingerprint=args["fingerprint"],
+            )
+    # min_retention only flags the tuned result: it does not invalidate the base numbers.
+    flagged = ev.model_copy(update={"min_retention": 0.9})
+    assert evaluate_before_after(
+        NoBase(model), tok, PAIRS, DEFAULT_TRANSLATION_TEMPLATE, flagged, RunContext(), cache=cache, fingerprint="fp-1"
+    ).base.cached
+
+
+def test_an_unreadable_cache_entry_is_a_miss(tmp_path: Path) -> None:
+    from radis_core.evaluation.base_cache import BaseEvalCache
+
+    cache = BaseEvalCache(tmp_path)
+    key = "a" * 64
+    (tmp_path / f"{key}.json").write_text("{ half a file")
+    assert cache.get(key) is None
+    cache.put(key, {"translation": {}, "comet": {}, "probes": None})
+    assert cache.get(key) == {"translation": {}, "comet": {}, "probes": None}
+    with pytest.raises(ValueError, match="not a cache key"):
+        cache.put("../../etc/passwd", {})

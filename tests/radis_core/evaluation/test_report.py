@@ -4,11 +4,19 @@ import json
 
 import pytest
 
+from radis_core.corpus import Pair
 from radis_core.evaluation.report import build_report, render_markdown
 from radis_core.evaluation.retention import BENCHMARKS, BenchmarkRun, BenchmarkScore, ItemResult, compare
-from radis_core.evaluation.translation import comet_scores, translation_scores
+from radis_core.evaluation.translation import comet_scores
+from radis_core.evaluation.translation_compare import score_translations
 
 REFS = ["The cat sat on the mat.", "It is raining today."]
+SOURCES = ["Die Katze saß auf der Matte.", "Es regnet heute."]
+PAIRS = [Pair(s, r, "de", "en", i + 1) for i, (s, r) in enumerate(zip(SOURCES, REFS, strict=True))]
+
+
+def translation_scores(hyps, refs=REFS):
+    return score_translations(PAIRS[: len(hyps)], hyps)
 
 
 def _retention():
@@ -64,7 +72,7 @@ def test_translation_section_has_base_tuned_and_delta():
 def test_comet_delta_when_both_available():
     report = _report(comet_base={"available": True, "score": 0.70}, comet_tuned={"available": True, "score": 0.75})
     assert report["translation"]["comet"]["delta"] == pytest.approx(0.05)
-    assert "| COMET | 0.7000 | 0.7500 | +0.0500 |" in render_markdown(report)
+    assert "| COMET | 0.7000 | 0.7500 | +0.0500 | | |" in render_markdown(report)
 
 
 def test_missing_retention_is_reported_as_not_run():
@@ -80,8 +88,8 @@ def test_non_json_values_name_the_section():
 
 def test_mismatched_pair_counts_are_rejected():
     with pytest.raises(ValueError, match="scored 2 pairs but translation_tuned 1"):
-        _report(translation_tuned=translation_scores(["x"], ["y"]))
-    with pytest.raises(ValueError, match="translation_base lacks chrf"):
+        _report(translation_tuned=translation_scores(["x"]))
+    with pytest.raises(ValueError, match="translation_base lacks chrf, items"):
         _report(translation_base={"bleu": 1.0, "n": 2})
 
 

@@ -139,3 +139,26 @@ def test_compare_refuses_drift_on_different_answers_and_different_items():
 def test_evaluation_package_does_not_import_torch():
     code = "import sys, radis_core.evaluation; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_rate_and_drift_rows_carry_paired_intervals_and_per_item_values() -> None:
+    from radis_core.evaluation.retention import BenchmarkRun, BenchmarkScore, ItemResult, compare
+
+    def run(passed: list[bool], nll: float) -> BenchmarkRun:
+        items = {
+            n: [ItemResult(f"{n}-{i}", "p", f"reply {i}", flag) for i, flag in enumerate(passed)]
+            for n in ("ifeval", "math", "safety")
+        }
+        items["drift"] = [ItemResult(f"g-{i}", "p", "answer", None, {"nll": nll + i / 10}) for i in range(4)]
+        scores = {n: BenchmarkScore(n, sum(passed) / len(passed), len(passed), True) for n in ("ifeval", "math", "safety")}
+        scores["drift"] = BenchmarkScore("drift", nll + 0.15, 4, False, {"answers_sha256": "same"})
+        return BenchmarkRun(scores=scores, items=items, general_answers={})
+
+    out = compare(run([True] * 10, 1.0), run([False] * 10, 2.0), None)
+    ifeval = out["benchmarks"]["ifeval"]
+    assert ifeval["interval"]["delta"] == -1.0 and ifeval["interval"]["verdict"] == "worse"
+    assert ifeval["base_interval"] == [1.0, 1.0] and ifeval["tuned_interval"] == [0.0, 0.0]
+    assert [row["base"] for row in ifeval["items"]] == [True] * 10
+    drift = out["benchmarks"]["drift"]
+    assert drift["interval"]["delta"] == pytest.approx(1.0) and drift["interval"]["verdict"] == "worse"
+    assert [row["base"] for row in drift["items"]] == pytest.approx([1.0, 1.1, 1.2, 1.3])
