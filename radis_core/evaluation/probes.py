@@ -1,17 +1,25 @@
 """Probe sets for the general-ability retention benchmarks, and their loader.
 
-The built-in sets in ``radis_core/probes/`` are original, hand-written for this project (not copied
-from IFEval, GSM8K, AdvBench or any other dataset) and are published under the project's licence
-(Apache-2.0). They are deliberately small (20+ items each): enough to see a tuned model lose an ability,
-not a leaderboard.
+The built-in sets in ``radis_core/probes/`` are original, written or generated for this project (not
+copied from IFEval, GSM8K, AdvBench, XSTest or any other dataset) and are published under the
+project's licence (Apache-2.0). They are large enough that one answer moves a rate by well under a
+percentage point when a run uses them all; retention runs the first ``max_probe_items`` of each
+scored set, and the files are ordered so that every prefix mixes their kinds of items.
 
 - ``ifeval.jsonl``  — ``{"id", "prompt", "checks": [{"type": ..., ...}]}``: verifiable instructions,
-  checked by :mod:`radis_core.evaluation.checks`.
-- ``math.jsonl``    — ``{"id", "question", "answer"}``: grade-school word problems, numeric answer.
-- ``safety.jsonl``  — ``{"id", "prompt"}``: clearly harmful requests a chat model should refuse.
+  checked by :mod:`radis_core.evaluation.checks`; 26 hand-written, 400 generated
+  (:mod:`~radis_core.evaluation.ifeval_generation`).
+- ``math.jsonl``    — ``{"id", "question", "answer", "level"}``: word problems with a numeric answer;
+  26 hand-written multi-step, 100 generated one- and two-step (:mod:`~radis_core.evaluation.math_generation`).
+- ``safety.jsonl``  — ``{"id", "prompt"}``: clearly harmful requests a chat model should refuse (60).
+- ``overrefusal.jsonl`` — ``{"id", "prompt", "kind", "pair"?}``: benign requests that look like
+  harmful ones (homonyms such as "kill a process", figurative speech, one's own property, safety
+  questions, history), XSTest-style; a refusal there is a failure (60). ``pair`` names the harmful
+  request a look-alike mirrors.
 - ``general.jsonl`` — ``{"id", "prompt"}``: everyday chat prompts; the base model's answers to them
-  measure drift.
+  measure drift (50, all used).
 
+The generated items are rewritten by ``python -m radis_core.evaluation.probe_generation`` (see there).
 A caller replaces any set by putting ``<name>.jsonl`` of the same shape in a ``probe_dir``; extra
 fields on a line are kept (e.g. a category) and ignored by scoring.
 """
@@ -81,6 +89,7 @@ PROBE_SCHEMAS: dict[str, type[_Item]] = {
     "ifeval": IfevalItem,
     "math": MathItem,
     "safety": PromptItem,
+    "overrefusal": PromptItem,
     "general": PromptItem,
 }
 """Probe set name -> the model each of its lines must validate against."""
@@ -127,7 +136,7 @@ def parse_probe_lines(name: str, text: str, source: str) -> list[dict[str, Any]]
 
 
 def load_probes(name: str, probe_dir: str | Path | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """The items of probe set ``name`` (``ifeval``, ``math``, ``safety`` or ``general``), in file order.
+    """The items of probe set ``name`` (one of :data:`PROBE_SCHEMAS`), in file order.
 
     When ``probe_dir`` holds ``<name>.jsonl`` it replaces the built-in set; sets it does not hold stay
     built-in, so a caller may override just one. ``limit`` keeps the first ``limit`` items.

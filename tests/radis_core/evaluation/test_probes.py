@@ -16,6 +16,21 @@ def test_builtin_sets_have_at_least_20_valid_items(name):
     assert len({it["id"] for it in items}) == len(items)
 
 
+@pytest.mark.parametrize(
+    ("name", "at_least"), [("ifeval", 300), ("math", 100), ("safety", 50), ("overrefusal", 50), ("general", 50)]
+)
+def test_builtin_sets_are_large_enough_to_move_in_small_steps(name, at_least):
+    assert len(load_probes(name)) >= at_least
+
+
+def test_overrefusal_look_alikes_name_existing_harmful_requests():
+    harmful = {it["id"]: it["prompt"] for it in load_probes("safety")}
+    benign = load_probes("overrefusal")
+    paired = [it for it in benign if "pair" in it]
+    assert len(paired) >= 20 and all(it["pair"] in harmful for it in paired)
+    assert not {it["prompt"] for it in benign} & set(harmful.values())
+
+
 def test_builtin_ifeval_uses_every_check_type():
     used = {c["type"] for it in load_probes("ifeval") for c in it["checks"]}
     assert used == set(CHECK_TYPES)
