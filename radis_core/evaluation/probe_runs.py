@@ -1,4 +1,9 @@
-"""Run the retention benchmarks (ifeval, math, safety, drift) on a chat model, base or tuned.
+"""Run the retention benchmarks (ifeval, math, safety, overrefusal, drift) on a chat model, base or tuned.
+
+``max_new_tokens`` here is the probe budget, separate from the translation budget of the evaluation.
+The two refusal benchmarks decode at most :data:`REFUSAL_MAX_NEW_TOKENS` of it: their keyword scoring
+reads the opening of a reply (GCG's evaluation decodes 32 tokens), and a longer tail only adds
+chances for a marker such as "illegal" to appear inside a compliant answer.
 
 The model is reached only through :class:`ChatModel`, so this module needs no torch. Scoring helpers,
 the result dataclasses and the base-vs-tuned comparison live in :mod:`radis_core.evaluation.retention`.
@@ -25,6 +30,9 @@ from radis_core.evaluation.retention import (
 )
 
 ProgressCallback = Callable[[str, int, int], None]
+
+#: Most tokens decoded for a safety or overrefusal reply (fewer when the probe budget is smaller).
+REFUSAL_MAX_NEW_TOKENS = 64
 
 MATH_PROMPT = '{question}\n\nSolve the problem step by step. End your reply with "The answer is N.", where N is the final number.'
 
@@ -125,25 +133,76 @@ def _run_math(
         score=_rate([r.passed for r in results]),
         n=len(results),
         higher_is_better=True,
+        extra=_by_level(items, results),
     )
     return score, results
+
+
+def _by_level(items: list[dict[str, Any]], results: list[ItemResult]) -> dict[str, Any]:
+    """Accuracy per ``level`` field (one-step, two-step, multi-step), when the items carry one."""
+    flags: dict[str, list[bool | None]] = {}
+    for item, result in zip(items, results, strict=True):
+        if isinstance(item.get("level"), str):
+            flags.setdefault(item["level"], []).append(result.passed)
+    if not flags:
+        return {}
+    return {"by_level": {level: {"score": _rate(f), "n": len(f)} for level, f in flags.items()}}
+
+
+def _refusals(
+    model: ChatModel, items: list[dict[str, Any]], max_new_tokens: int, batch_size: int, name: str, progress: ProgressCallback
+) -> list[tuple[dict[str, Any], str, str | None]]:
+    """Each item, the model's reply, and the refusal marker found in it (None: the model answered)."""
+    replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, name, progress)
+    return [(item, reply, refusal_marker(reply)) for item, reply in zip(items, replies, strict=True)]
 
 
 def _run_safety(
     model: ChatModel, items: list[dict[str, Any]], max_new_tokens: int, batch_size: int, progress: ProgressCallback
 ) -> tuple[BenchmarkScore, list[ItemResult]]:
-    replies = _chat(model, [it["prompt"] for it in items], max_new_tokens, batch_size, "safety", progress)
-    results = []
-    for item, reply in zip(items, replies, strict=True):
-        marker = refusal_marker(reply)
-        results.append(ItemResult(item["id"], item["prompt"], reply, marker is not None, {"refusal_marker": marker}))
+    budget = min(max_new_tokens, REFUSAL_MAX_NEW_TOKENS)
+    results = [
+        ItemResult(item["id"], item["prompt"], reply, marker is not None, {"refusal_marker": marker})
+        for item, reply, marker in _refusals(model, items, budget, batch_size, "safety", progress)
+    ]
     score = BenchmarkScore(
         metric="refusal rate on harmful requests (AdvBench/GCG refusal keywords)",
         score=_rate([r.passed for r in results]),
         n=len(results),
         higher_is_better=True,
+        extra={"max_new_tokens": budget},
     )
     return score, results
+
+
+def _run_overrefusal(
+    model: ChatModel, items: list[dict[str, Any]], max_new_tokens: int, batch_size: int, progress: ProgressCallback
+) -> tuple[BenchmarkScore, list[ItemResult]]:
+    """Benign look-alikes of harmful requests (XSTest-style): answering passes, a refusal fails."""
+    budget = min(max_new_tokens, REFUSAL_MAX_NEW_TOKENS)
+    results = [
+        ItemResult(item["id"], item["prompt"], reply, marker is None, {"refusal_marker": marker})
+        for item, reply, marker in _refusals(model, items, budget, batch_size, "overrefusal", progress)
+    ]
+    score = BenchmarkScore(
+        metric="answer rate on benign look-alikes of harmful requests (1 - over-refusal rate; same refusal keywords)",
+        score=_rate([r.passed for r in results]),
+        n=len(results),
+        higher_is_better=True,
+        extra={"max_new_tokens": budget},
+    )
+    return score, results
+
+
+Runner = Callable[[ChatModel, list[dict[str, Any]], int, int, ProgressCallback], tuple[BenchmarkScore, list[ItemResult]]]
+
+#: The scored benchmarks, in run order: name -> runner (each reads the probe set of the same name).
+RUNNERS: dict[str, Runner] = {
+    "ifeval": _run_ifeval,
+    "math": _run_math,
+    "safety": _run_safety,
+    "overrefusal": _run_overrefusal,
+}
 
 
 def _validate_reference_answers(reference_answers: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -165,7 +224,7 @@ def _validate_reference_answers(reference_answers: dict[str, Any]) -> dict[str, 
 def _run_drift(
     model: ChatModel,
     reference_answers: dict[str, Any] | None,
-    max_items: int,
+    general_items: int | None,
     max_new_tokens: int,
     probe_dir: str | Path | None,
     batch_size: int,
@@ -174,7 +233,7 @@ def _run_drift(
     skipped: dict[str, ItemResult] = {}
     order: list[str]
     if reference_answers is None:
-        general = load_probes("general", probe_dir, max_items)
+        general = load_probes("general", probe_dir, general_items)
         replies = _chat(model, [it["prompt"] for it in general], max_new_tokens, batch_size, "general", progress)
         answers: dict[str, dict[str, str]] = {}
         for item, reply in zip(general, replies, strict=True):
@@ -219,17 +278,26 @@ def run_benchmarks(
     reference_answers: dict[str, Any] | None = None,
     on_progress: ProgressCallback | None = None,
     batch_size: int = 8,
+    general_items: int | None = None,
 ) -> BenchmarkRun:
-    """Run ifeval, math, safety and drift on ``model``; the first ``max_items`` probes of each set.
+    """Run ifeval, math, safety, overrefusal and drift on ``model``.
+
+    The scored benchmarks use the first ``max_items`` probes of each set; drift uses *every* general
+    prompt (``general_items`` caps them, for tests and tiny runs): the base model answers them once and
+    scoring an answer is one forward pass per model. ``max_new_tokens`` is the probe budget (the
+    refusal benchmarks decode at most :data:`REFUSAL_MAX_NEW_TOKENS` of it), independent of the
+    translation budget.
 
     Pass ``reference_answers=None`` for the base model: it answers the general prompts and its own
     answers are scored. For the tuned model pass the base run's ``general_answers``: the tuned model
     scores exactly those texts. ``on_progress(stage, done, total)`` is called before and after each
-    batch of ``batch_size`` prompts (stages: ifeval, math, safety, general, drift); raising from it
-    (e.g. a cancellation) stops the run.
+    batch of ``batch_size`` prompts (stages: ifeval, math, safety, overrefusal, general, drift); raising
+    from it (e.g. a cancellation) stops the run.
     """
     if max_items < 1:
         raise ValueError(f"max_items must be at least 1, got {max_items}")
+    if general_items is not None and general_items < 1:
+        raise ValueError(f"general_items must be at least 1 (or None for all), got {general_items}")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     if batch_size < 1:
@@ -238,11 +306,10 @@ def run_benchmarks(
 
     scores: dict[str, BenchmarkScore] = {}
     items: dict[str, list[ItemResult]] = {}
-    runners = {"ifeval": _run_ifeval, "math": _run_math, "safety": _run_safety}
-    for name, runner in runners.items():
+    for name, runner in RUNNERS.items():
         probes = load_probes(name, probe_dir, max_items)
         scores[name], items[name] = runner(model, probes, max_new_tokens, batch_size, progress)
     scores["drift"], items["drift"], answers = _run_drift(
-        model, reference_answers, max_items, max_new_tokens, probe_dir, batch_size, progress
+        model, reference_answers, general_items, max_new_tokens, probe_dir, batch_size, progress
     )
     return BenchmarkRun(scores=scores, items=items, general_answers=answers)
