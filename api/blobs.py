@@ -1,9 +1,11 @@
 """Stream a stored blob as an HTTP response, with single-range ``Range`` support (resumable downloads).
 
-``Range: bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` get ``206 Partial Content`` and ``Content-Range``;
-a range that does not fit the blob, a malformed header or several ranges get ``416`` with
-``Content-Range: bytes */<size>``. ``If-Range`` with a stale validator falls back to the whole blob.
-The body comes from :meth:`ArtifactStore.iter_range`, chunk by chunk.
+RFC 9110 §14: ``Range: bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` (the unit case-insensitive) get
+``206 Partial Content`` and ``Content-Range``; a well-formed range that selects nothing of the blob gets
+``416`` with ``Content-Range: bytes */<size>``. A header the server does not support (another unit,
+several ranges) or cannot parse is ignored: the whole blob, 200. ``If-Range`` with a stale validator
+falls back to the whole blob. ``HEAD`` answers the same headers without a body. The body comes from
+:meth:`ArtifactStore.iter_range`, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -20,27 +22,35 @@ from store.artifacts import ArtifactStore
 
 logger = logging.getLogger("api.blobs")
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)
 
 
-def parse_range(header: str, size: int) -> tuple[int, int]:
-    """The inclusive ``(start, end)`` a single-range ``Range`` header asks for; ``ValueError`` when unsatisfiable."""
+class Unsatisfiable(ValueError):
+    """A well-formed byte range that selects no byte of the blob (416)."""
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The inclusive ``(start, end)`` a single-range ``Range`` header asks for; ``None`` when the header is
+    to be ignored (RFC 9110: another unit, several ranges, or not parseable); :class:`Unsatisfiable` when
+    it selects nothing of the blob."""
     match = _RANGE.match(header.strip().replace(" ", ""))
     if match is None:
-        raise ValueError("only a single byte range such as 'bytes=0-1023' is supported")
+        return None
     first, last = match.groups()
     if not first and not last:
-        raise ValueError("a byte range needs a start or a length")
+        return None
     if not first:
         # "bytes=-n": the last n bytes.
         length = int(last)
         if length == 0 or size == 0:
-            raise ValueError("an empty suffix range selects nothing")
+            raise Unsatisfiable("an empty suffix range selects nothing")
         return max(0, size - length), size - 1
     start = int(first)
+    if last and int(last) < start:
+        return None  # "bytes=5-2" is not a valid range: ignored
+    if start >= size:
+        raise Unsatisfiable(f"range starts at {start}, the blob has {size} bytes")
     end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
-        raise ValueError(f"range starts at {start}, the blob has {size} bytes")
     return start, end
 
 
@@ -71,10 +81,11 @@ def blob_response(
     }
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")
+    wanted: tuple[int, int] | None = None
     if range_header and (if_range is None or if_range.strip() == etag):
         try:
-            start, end = parse_range(range_header, size)
-        except ValueError as exc:
+            wanted = parse_range(range_header, size)
+        except Unsatisfiable as exc:
             raise APIError(
                 416,
                 f"Range not satisfiable: {exc}.",
@@ -82,9 +93,13 @@ def blob_response(
                 code="range_not_satisfiable",
                 headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
             ) from None
+    head = request.method == "HEAD"
+    if wanted is not None:
+        start, end = wanted
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         headers["Content-Length"] = str(end - start + 1)
-        return StreamingResponse(artifacts.iter_range(key, start, end), status_code=206, headers=headers, media_type=media_type)
+        body = iter(()) if head else artifacts.iter_range(key, start, end)
+        return StreamingResponse(body, status_code=206, headers=headers, media_type=media_type)
     headers["Content-Length"] = str(size)
-    body = artifacts.iter_range(key) if size else iter(())
+    body = artifacts.iter_range(key) if size and not head else iter(())
     return StreamingResponse(body, status_code=200, headers=headers, media_type=media_type)

@@ -1,6 +1,11 @@
-"""Cursors that callers send back: event ids (``ftevent-N``) checked and bounded before any query."""
+"""Paging: cursors that callers send back (event ids, checked and bounded before any query), and pages
+bounded in bytes."""
 
 from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from api.errors import APIError
 from store.ids import parse_event_id
@@ -27,3 +32,22 @@ def parse_event_cursor(raw: str | None, param: str) -> int | None:
             code="invalid_value",
         )
     return number
+
+
+#: Largest list answer, in bytes of JSON: a page ends early (``has_more``: true) rather than grow past
+#: it; the caller goes on from its last id, as after any page.
+MAX_PAGE_BYTES = 1 << 20
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def bounded_page(items: list[Item], has_more: bool, budget: int | None = None) -> tuple[list[Item], bool]:
+    """The first of ``items`` whose JSON fits in ``budget`` bytes (:data:`MAX_PAGE_BYTES` by default; at
+    least one item, so paging always moves on), and whether more remain."""
+    budget = MAX_PAGE_BYTES if budget is None else budget
+    total = 0
+    for index, item in enumerate(items):
+        total += len(item.model_dump_json())
+        if index > 0 and total > budget:
+            return items[:index], True
+    return items, has_more

@@ -49,6 +49,8 @@ def result_file(session: Session, project_id: str, job_id: str, kind: ResultKind
     )
 
 
+# HEAD: the same headers (size, ETag, SHA-256, Accept-Ranges) without the bytes; not a separate operation.
+@router.head("/{job_id}/adapter", include_in_schema=False)
 @router.get(
     "/{job_id}/adapter",
     response_class=StreamingResponse,

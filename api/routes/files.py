@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from api.blobs import blob_response
+from api.cursors import bounded_page
 from api.deps import ArtifactsDep, ProjectDep, SessionDep, StateDep
 from api.errors import APIError
 from api.schemas import FileDeleted, FileList, FileObject
@@ -115,7 +116,7 @@ def list_files(
 ) -> FileList:
     """The project's files, newest first (``order=asc`` for oldest first); ``after`` is a file id cursor."""
     rows, has_more = store_files.list_files(session, project.id, purpose=purpose, after=after, limit=limit, order=order)
-    data = [FileObject.from_row(row) for row in rows]
+    data, has_more = bounded_page([FileObject.from_row(row) for row in rows], has_more)
     return FileList(data=data, has_more=has_more, first_id=data[0].id if data else None, last_id=data[-1].id if data else None)
 
 
@@ -125,6 +126,8 @@ def get_file(file_id: str, project: ProjectDep, session: SessionDep) -> FileObje
     return FileObject.from_row(store_files.get_file(session, project.id, file_id))
 
 
+# HEAD: the same headers (size, ETag, SHA-256, Accept-Ranges) without the bytes; not a separate operation.
+@router.head("/{file_id}/content", include_in_schema=False)
 @router.get(
     "/{file_id}/content",
     response_class=StreamingResponse,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api.cursors import parse_event_cursor
+from api.cursors import bounded_page, parse_event_cursor
 from api.deps import ProjectDep, SessionDep, StateDep
 from api.errors import APIError
 from api.job_requests import validate_job_request
@@ -115,11 +115,13 @@ def list_jobs(
     after: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> JobList:
-    """The project's jobs, newest first; ``after`` is the last job id seen; ``metadata[k]=v`` filters."""
+    """The project's jobs, newest first; ``after`` is the last job id seen; ``metadata[k]=v`` filters.
+    A page stops before 1 MiB of JSON (``has_more`` true): go on from its last job's id."""
     rows, has_more = job_queries.list_jobs(
         session, project.id, after=after, limit=limit, metadata_filter=_metadata_filter(request)
     )
-    return JobList(data=[FineTuningJob.from_row(job) for job in rows], has_more=has_more)
+    data, has_more = bounded_page([FineTuningJob.from_row(job) for job in rows], has_more)
+    return JobList(data=data, has_more=has_more)
 
 
 @router.get("/{job_id}", response_model=FineTuningJob, summary="Retrieve a fine-tuning job")
@@ -149,7 +151,8 @@ def list_events(
     store_jobs.get_job(session, project.id, job_id)
     cursor = parse_event_cursor(after, "after")
     rows, has_more = store_events.list_events(session, job_id, after=cursor, limit=limit)
-    return JobEventList(data=[JobEventObject.from_row(event) for event in rows], has_more=has_more)
+    data, has_more = bounded_page([JobEventObject.from_row(event) for event in rows], has_more)
+    return JobEventList(data=data, has_more=has_more)
 
 
 @router.get("/{job_id}/checkpoints", response_model=CheckpointList, summary="List a job's checkpoints")
@@ -163,7 +166,7 @@ def list_checkpoints(
     """The job's checkpoints, newest step first; ``after`` is the last checkpoint id seen."""
     job = store_jobs.get_job(session, project.id, job_id)
     rows, has_more = store_events.list_checkpoints(session, job_id, after=after, limit=limit)
-    data = [CheckpointObject.from_row(row, job) for row in rows]
+    data, has_more = bounded_page([CheckpointObject.from_row(row, job) for row in rows], has_more)
     return CheckpointList(
         data=data, has_more=has_more, first_id=data[0].id if data else None, last_id=data[-1].id if data else None
     )

@@ -131,13 +131,24 @@ def test_single_byte_ranges_are_206(
     assert response.headers["x-content-sha256"] == hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("header", ["bytes={size}-", "bytes=50-10", "items=0-1", "bytes=0-1,5-6", "bytes=-0", "bytes=-"])
+@pytest.mark.parametrize("header", ["bytes={size}-", "bytes=-0", "Bytes={size}-{size}"])
 def test_unsatisfiable_ranges_are_416(client: TestClient, caller: Caller, succeeded_job: SucceededJob, header: str) -> None:
     size = len(succeeded_job.adapter)
     response = client.get(f"{JOBS}/{succeeded_job.id}/adapter", headers={**caller.headers, "Range": header.format(size=size)})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{size}"
     assert response.json()["error"]["code"] == "range_not_satisfiable"
+
+
+@pytest.mark.parametrize("header", ["bytes=50-10", "items=0-1", "bytes=0-1,5-6", "bytes=-", "bytes=x-y"])
+def test_invalid_or_unsupported_ranges_are_ignored(
+    client: TestClient, caller: Caller, succeeded_job: SucceededJob, header: str
+) -> None:
+    """RFC 9110 §14.2: a Range that is not valid, or uses what the server does not support (another unit,
+    several ranges), is ignored: the whole adapter, 200."""
+    response = client.get(f"{JOBS}/{succeeded_job.id}/adapter", headers={**caller.headers, "Range": header})
+    assert response.status_code == 200 and response.content == succeeded_job.adapter
+    assert "content-range" not in response.headers
 
 
 def test_a_stale_if_range_gets_the_whole_adapter(client: TestClient, caller: Caller, succeeded_job: SucceededJob) -> None:

@@ -10,7 +10,8 @@ Three kinds of case, all data files:
   ``$OTHER_FILE`` become a processed file of the caller's and of another project); ``expected.json``
   gives the status, code and ``param``.
 - ``corpus/requests.json``: whole requests (method, path, headers, body) for content types, form
-  framing, query parameters and path-like ids.
+  framing, query parameters, path-like ids, event cursors past 64 bits, an empty ``Idempotency-Key``,
+  a JSON body over 1 MiB (``$HUGE``) and headers over 32 KiB (``$HUGE_HEADER``).
 
 After each case the project has exactly the rows and blobs it had before.
 """
@@ -45,6 +46,10 @@ UPLOAD_CASES = sorted(p.name for p in (CORPUS / "uploads").iterdir())
 JOB_CASES = sorted(p.name for p in (CORPUS / "jobs").iterdir())
 #: A value longer than every bounded header or form field.
 LONG = "x" * 5000
+#: A value that makes a JSON body larger than its 1 MiB limit.
+HUGE = "x" * (2 << 20)
+#: A header value larger than the 32 KiB that all headers may take together.
+HUGE_HEADER = "x" * (40 << 10)
 
 
 def test_the_corpus_has_at_least_40_cases_and_each_has_an_expectation() -> None:
@@ -152,7 +157,8 @@ def test_hostile_request_is_refused(
     snapshot: Snapshot,
 ) -> None:
     def fill(text: str) -> str:
-        return text.replace("$TRAINING_FILE", training_file["id"]).replace("$JOB", queued_job["id"]).replace("$LONG", LONG)
+        text = text.replace("$TRAINING_FILE", training_file["id"]).replace("$JOB", queued_job["id"])
+        return text.replace("$HUGE_HEADER", HUGE_HEADER).replace("$HUGE", HUGE).replace("$LONG", LONG)
 
     headers = {**caller.headers, **{k: fill(v) for k, v in case["headers"].items()}}
     before = snapshot.take()
