@@ -21,6 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from radis_core.compare_cli import compare as compare_cmd
+
 if TYPE_CHECKING:
     from radis_core.settings import SupervisedSettings
 
@@ -222,6 +224,8 @@ def models() -> None:
     for e in CATALOGUE.values():
         console.print(f"[bold]{e.name}[/]  {e.description}  ({e.license}; offline from {e.wheel_requirement})")
 
+
+app.command("compare")(compare_cmd)
 
 if __name__ == "__main__":
     app()
