@@ -33,6 +33,7 @@ from radis_core.evaluation.intervals import (
     verdict,
 )
 from radis_core.evaluation.translation import _make_bleu
+from radis_core.events import EventCallback, no_events
 
 Report = dict[str, Any]
 #: Probe benchmarks compared item by item (drift is lower-is-better; its unit is NLL, not a rate).
@@ -95,7 +96,7 @@ def _probe_delta(
 def _benchmarks(runs: Sequence[Report]) -> list[str]:
     names: list[str] = []
     for r in runs:
-        for name in ((r.get("retention") or {}).get("benchmarks") or {}).keys():
+        for name in (r.get("retention") or {}).get("benchmarks") or {}:
             if name not in names:
                 names.append(name)
     return names
@@ -229,7 +230,7 @@ def run_comparison(
     methods: Sequence[str],
     seeds: Sequence[int],
     out: Path,
-    on_event: Callable[[Any], None] | None = None,
+    on_event: EventCallback = no_events,
 ) -> dict[str, Any]:
     """Run every (method, seed) job built by ``make_spec(method, seed, output_dir)``, then compare them.
 
