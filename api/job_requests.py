@@ -70,7 +70,7 @@ def check_model(model: str, settings: Settings) -> str:
 #: Settings that name a model (a teacher): checked like the job's own ``model``.
 _MODEL_FIELDS = (("rationale", "rationale_model"), ("rewrite", "teacher_model"), ("teacher", "teacher_model"))
 #: Settings that name files on the server: callers may set them only where local models are allowed.
-_SERVER_PATH_FIELDS = {"evaluation": ("probe_dir", "comet_model")}
+_SERVER_PATH_FIELDS = {"evaluation": ("probe_dir", "comet_model", "comet_python")}
 
 
 def _given(section: SettingsModel | None) -> dict[str, Any] | None:

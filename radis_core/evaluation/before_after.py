@@ -105,7 +105,7 @@ def _score_model(
     units.done(label, "translation")
     references, sources = [p.target for p in pairs], [p.source for p in pairs]
     scores = score_translations(pairs, hyps)
-    comet = comet_scores(sources, hyps, references, ev.comet_model, gpus=gpus)
+    comet = comet_scores(sources, hyps, references, ev.comet_model, python=ev.comet_python, batch_size=ev.batch_size, gpus=gpus)
     scores["samples"] = [
         {"source": s, "reference": r, "hypothesis": h} for s, r, h in list(zip(sources, references, hyps, strict=True))[:5]
     ]

@@ -16,6 +16,16 @@ def _delta(base: Any, tuned: Any) -> float | None:
     return None
 
 
+def _comet_interval(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any] | None:
+    """Paired interval of the mean segment-score difference (COMET's system score is that mean)."""
+    from radis_core.evaluation.intervals import paired_mean
+
+    b, t = base.get("scores"), tuned.get("scores")
+    if not isinstance(b, list) or not isinstance(t, list) or len(b) != len(t) or not b:
+        return None
+    return paired_mean(b, t).to_dict()
+
+
 def _translation_section(
     base: dict[str, Any], tuned: dict[str, Any], comet_base: dict[str, Any] | None, comet_tuned: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -40,6 +50,7 @@ def _translation_section(
         "base": cb,
         "tuned": ct,
         "delta": _delta(cb.get("score"), ct.get("score")) if both else None,
+        "interval": _comet_interval(cb, ct) if both else None,
     }
     return section
 
@@ -155,7 +166,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     comet = tr["comet"]
     if comet["available"]:
         lines.append(
-            f"| COMET | {_fmt(comet['base']['score'], 4)} | {_fmt(comet['tuned']['score'], 4)} | {_signed(comet['delta'], 4)} | | |"
+            f"| COMET | {_fmt(comet['base']['score'], 4)} | {_fmt(comet['tuned']['score'], 4)} | {_signed(comet['delta'], 4)} | {_interval(comet, 4)} |"
         )
     lines.append("")
     if not comet["available"]:

@@ -3,8 +3,10 @@ takes the translation out of a tuned model's "translation, blank line, explanati
 
 from __future__ import annotations
 
-import importlib
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -80,21 +82,29 @@ def _comet_checkpoint(model_path: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def comet_python(configured: str | None) -> str | None:
+    """The interpreter that runs COMET: the setting, else ``$RADIS_COMET_PYTHON``, else None."""
+    return configured or os.environ.get("RADIS_COMET_PYTHON") or None
+
+
 def comet_scores(
     sources: list[str],
     hypotheses: list[str],
     references: list[str],
     model_path: str | None,
     *,
+    python: str | None = None,
     batch_size: int = 16,
     gpus: int = 0,
+    timeout_s: float = 3600,
 ) -> dict[str, Any]:
-    """COMET system score, or ``{"available": False, "reason": ...}`` when it cannot be computed honestly.
+    """COMET system and segment scores, or ``{"available": False, "reason": ...}`` when it cannot run honestly.
 
-    COMET needs the ``unbabel-comet`` package (which pins transformers<5, so it lives in a separate
-    environment) and a local checkpoint: ``model_path`` may be the ``.ckpt`` file or the model folder
-    holding ``checkpoints/model.ckpt``. Nothing is downloaded. ``gpus`` is passed to COMET's
-    ``predict`` (0 = CPU).
+    COMET needs the ``unbabel-comet`` package, which pins transformers < 5 and numpy < 2: it cannot live
+    in this environment. It runs in its own interpreter (``python``: the ``evaluation.comet_python``
+    setting or ``$RADIS_COMET_PYTHON``) executing :mod:`radis_core.evaluation.comet_runner` by path, with
+    the samples as JSON on stdin. ``model_path`` may be the ``.ckpt`` file or the model folder holding
+    ``checkpoints/model.ckpt``. Nothing is downloaded. ``gpus`` is passed to COMET's ``predict`` (0 = CPU).
     """
     if not (len(sources) == len(hypotheses) == len(references)):
         raise ValueError(
@@ -109,20 +119,41 @@ def comet_scores(
             "available": False,
             "reason": f"COMET checkpoint not found at {model_path} (expected a .ckpt file or a folder with checkpoints/model.ckpt)",
         }
-    try:
-        comet = importlib.import_module("comet")
-    except ImportError as err:
-        return {"available": False, "reason": f"the unbabel-comet package is not importable here: {err}"}
+    interpreter = comet_python(python)
+    if interpreter is None:
+        return {
+            "available": False,
+            "reason": "no COMET interpreter configured: unbabel-comet pins transformers < 5, so it runs in its own "
+            "environment; set evaluation.comet_python (or RADIS_COMET_PYTHON) to that environment's python",
+        }
     if not sources:
         raise ValueError("no segments to score with COMET")
-
-    model = comet.load_from_checkpoint(str(checkpoint))
     samples = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(sources, hypotheses, references, strict=True)]
-    prediction = model.predict(samples, batch_size=batch_size, gpus=gpus, progress_bar=False)
+    request = {"checkpoint": str(checkpoint), "batch_size": batch_size, "gpus": gpus, "samples": samples}
+    runner = Path(__file__).with_name("comet_runner.py")
+    try:
+        done = subprocess.run(
+            [interpreter, str(runner)], input=json.dumps(request), capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return {"available": False, "reason": f"the COMET interpreter {interpreter} could not run: {err}"}
+    if done.returncode != 0:
+        tail = (done.stderr or "").strip().splitlines()[-3:]
+        return {"available": False, "reason": f"COMET failed in {interpreter} (exit {done.returncode}): {' | '.join(tail)}"}
+    try:
+        result = json.loads(done.stdout)
+        scores = [float(x) for x in result["scores"]]
+        system = float(result["system_score"])
+    except (ValueError, KeyError, TypeError) as err:
+        return {"available": False, "reason": f"COMET in {interpreter} answered outside the protocol: {err}"}
+    if len(scores) != len(samples):
+        return {"available": False, "reason": f"COMET returned {len(scores)} segment scores for {len(samples)} samples"}
     return {
         "available": True,
-        "score": float(prediction.system_score),
+        "score": system,
+        "scores": scores,
         "model": str(checkpoint),
+        "python": interpreter,
         "n": len(samples),
     }
 

@@ -93,6 +93,10 @@ class EvalSettings(SettingsModel):
     comet_model: ServerPath | None = setting(
         None, "Local COMET checkpoint on the worker; COMET is reported unavailable without it."
     )
+    comet_python: ServerPath | None = setting(
+        None,
+        "Python of a separate environment with unbabel-comet (it pins transformers < 5); default $RADIS_COMET_PYTHON.",
+    )
 
 
 class RewriteSettings(SettingsModel):

@@ -65,14 +65,20 @@ def test_translation_section_has_base_tuned_and_delta():
         "base": report["translation"]["comet"]["base"],
         "tuned": report["translation"]["comet"]["tuned"],
         "delta": None,
+        "interval": None,
     }
     json.dumps(report, allow_nan=False)
 
 
 def test_comet_delta_when_both_available():
-    report = _report(comet_base={"available": True, "score": 0.70}, comet_tuned={"available": True, "score": 0.75})
+    report = _report(
+        comet_base={"available": True, "score": 0.70, "scores": [0.6, 0.8]},
+        comet_tuned={"available": True, "score": 0.75, "scores": [0.7, 0.8]},
+    )
     assert report["translation"]["comet"]["delta"] == pytest.approx(0.05)
-    assert "| COMET | 0.7000 | 0.7500 | +0.0500 | | |" in render_markdown(report)
+    interval = report["translation"]["comet"]["interval"]
+    assert interval["delta"] == pytest.approx(0.05) and (interval["low"], interval["high"]) == (0.0, 0.1)
+    assert "| COMET | 0.7000 | 0.7500 | +0.0500 | [+0.0000, +0.1000] | no measurable difference |" in render_markdown(report)
 
 
 def test_missing_retention_is_reported_as_not_run():

@@ -1,7 +1,7 @@
 """BLEU/chrF++ agree with sacrebleu itself; COMET is never faked; the translation is cut at the separator."""
 
+import json
 import sys
-import types
 from importlib.util import find_spec
 
 import pytest
@@ -63,37 +63,70 @@ def test_comet_unavailable_when_checkpoint_missing(tmp_path):
     assert "not found" in got["reason"]
 
 
-def test_comet_unavailable_when_package_missing(tmp_path, monkeypatch):
+def _checkpoint(tmp_path):
     ckpt = tmp_path / "checkpoints" / "model.ckpt"
-    ckpt.parent.mkdir()
+    ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"x")
-    monkeypatch.setitem(sys.modules, "comet", None)  # makes `import comet` raise ImportError
-    got = comet_scores(["a"], ["b"], ["c"], str(tmp_path))
-    assert got["available"] is False and "unbabel-comet" in got["reason"]
+    return ckpt
 
 
-def test_comet_passes_triples_to_the_library_and_reports_its_system_score(tmp_path, monkeypatch):
-    # Stands in for unbabel-comet to check the wiring only; the score is whatever the library returns.
-    ckpt = tmp_path / "model.ckpt"
-    ckpt.write_bytes(b"x")
-    calls = {}
+def _stand_in_interpreter(tmp_path, comet_source: str):
+    """An executable that runs this Python with a stand-in ``comet`` package first on its path: it speaks
+    the runner's protocol exactly as another environment's interpreter would (a separate process)."""
+    lib = tmp_path / "other-env"
+    (lib / "comet").mkdir(parents=True)
+    (lib / "comet" / "__init__.py").write_text(comet_source)
+    python = tmp_path / "python-with-comet"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={lib} exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    return python
 
+
+STAND_IN = """
+import json, os, types
+def load_from_checkpoint(path):
     class Model:
         def predict(self, samples, batch_size, gpus, progress_bar):
-            calls.update(samples=samples, gpus=gpus)
-            return types.SimpleNamespace(system_score=0.8125, scores=[0.8125] * len(samples))
+            with open(os.environ["COMET_CALLS"], "w") as f:
+                json.dump({"path": path, "samples": samples, "batch_size": batch_size, "gpus": gpus}, f)
+            scores = [0.5 + 0.1 * (s["mt"] == s["ref"]) for s in samples]
+            return types.SimpleNamespace(system_score=sum(scores) / len(scores), scores=scores)
+    return Model()
+"""
 
-    def load_from_checkpoint(path):
-        calls["path"] = path
-        return Model()
 
-    fake = types.ModuleType("comet")
-    fake.load_from_checkpoint = load_from_checkpoint
-    monkeypatch.setitem(sys.modules, "comet", fake)
-    got = comet_scores(["Hallo"], ["Hello"], ["Hello"], str(ckpt))
-    assert got == {"available": True, "score": 0.8125, "model": str(ckpt), "n": 1}
-    assert calls["samples"] == [{"src": "Hallo", "mt": "Hello", "ref": "Hello"}]
-    assert calls["path"] == str(ckpt) and calls["gpus"] == 0
+def test_comet_unavailable_without_an_interpreter_says_why(tmp_path, monkeypatch):
+    monkeypatch.delenv("RADIS_COMET_PYTHON", raising=False)
+    _checkpoint(tmp_path)
+    got = comet_scores(["a"], ["b"], ["c"], str(tmp_path))
+    assert got["available"] is False
+    assert "transformers < 5" in got["reason"] and "evaluation.comet_python" in got["reason"]
+
+
+def test_comet_runs_in_its_own_interpreter_over_the_runner_protocol(tmp_path, monkeypatch):
+    ckpt = _checkpoint(tmp_path)
+    python = _stand_in_interpreter(tmp_path, STAND_IN)
+    monkeypatch.setenv("COMET_CALLS", str(tmp_path / "calls.json"))
+    got = comet_scores(
+        ["Hallo", "Tschüss"], ["Hello", "Bye"], ["Hello", "Goodbye"], str(tmp_path), python=str(python), batch_size=4
+    )
+    assert got["available"] is True and got["n"] == 2 and got["python"] == str(python)
+    assert got["scores"] == pytest.approx([0.6, 0.5]) and got["score"] == pytest.approx(0.55)
+    calls = json.loads((tmp_path / "calls.json").read_text())
+    assert calls["path"] == str(ckpt) and calls["batch_size"] == 4 and calls["gpus"] == 0
+    assert calls["samples"][1] == {"src": "Tschüss", "mt": "Bye", "ref": "Goodbye"}
+    # The environment variable names the interpreter when the setting does not.
+    monkeypatch.setenv("RADIS_COMET_PYTHON", str(python))
+    assert comet_scores(["a"], ["b"], ["b"], str(ckpt))["score"] == pytest.approx(0.6)
+
+
+def test_a_failing_or_missing_interpreter_is_a_reason_not_a_crash(tmp_path):
+    _checkpoint(tmp_path)
+    broken = _stand_in_interpreter(tmp_path, "raise ImportError('numpy 2 is not supported by this comet')")
+    got = comet_scores(["a"], ["b"], ["c"], str(tmp_path), python=str(broken))
+    assert got["available"] is False and "numpy 2 is not supported" in got["reason"] and "exit 1" in got["reason"]
+    got = comet_scores(["a"], ["b"], ["c"], str(tmp_path), python=str(tmp_path / "no-such-python"))
+    assert got["available"] is False and "could not run" in got["reason"]
 
 
 def test_comet_length_mismatch_names_counts():
