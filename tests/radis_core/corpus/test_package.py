@@ -11,7 +11,7 @@ from tests.radis_core.corpus.helpers import REPO_ROOT
 
 def test_corpus_modules_do_not_import_torch() -> None:
     code = (
-        "import sys, radis_core.corpus, radis_core.languages, radis_core.demo_data;"
+        "import sys, radis_core.corpus, radis_core.languages, radis_core.demo_data, radis_core.django_corpus;"
         "bad = sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules);"
         "assert not bad, bad"
     )
