@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import MutableMapping
 from datetime import datetime, timedelta
@@ -160,8 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.unsent_grace < 0:
         parser.error(f"--unsent-grace: must be >= 0, got {args.unsent_grace}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    # SIGTERM (its command stopping, or the command gone: see radis_cli.service) ends the loop; exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
-        run_forever(args.interval, requeue_after_s=args.requeue_after, unsent_grace_s=args.unsent_grace)
+        run_forever(args.interval, stop=stop, requeue_after_s=args.requeue_after, unsent_grace_s=args.unsent_grace)
+    log.info("reconciler stopped")
 
 
 if __name__ == "__main__":

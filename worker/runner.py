@@ -7,7 +7,12 @@ duplicate messages are harmless and the reconciler may send them freely.
 
 :func:`run_claimed_job` always leaves the job terminal (``succeeded``, ``failed`` with an OpenAI error
 code, or ``cancelled``), except when the worker lost the job to another one: then it stops and writes
-nothing more, because the job is someone else's now.
+nothing more, because the job is someone else's now; and except when the worker is shutting down
+(``drain``, :mod:`worker.drain`): then the run stops before its next step, training checkpoints what it
+finished, and the job goes back to the queue (``"handed_back"``) for another worker to resume at once.
+
+A job that took its worker down (killed it, not failed) is taken over again after the stale timeout, at
+most until it was started ``settings.max_attempts`` times; then it fails with ``too_many_attempts``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from radis_core.events import JobCancelled
+from radis_core.events import JobCancelled, JobInterrupted
 from store import jobs as store_jobs
 from store.artifacts import ArtifactStore
 from store.db import make_engine, make_sessionmaker
@@ -33,13 +38,16 @@ from store.models import JobStatus
 from store.settings import Settings
 from worker.failures import Failure, classify
 from worker.progress import Heartbeat, JobReporter, OwnershipLost
+from worker.queue import JobQueue
 from worker.results import publish_results
 from worker.spec import build_spec
 from worker.store_writes import in_transaction
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["succeeded", "failed", "cancelled", "lost", "skipped"]
+Outcome = Literal["succeeded", "failed", "cancelled", "lost", "skipped", "handed_back"]
+#: Whether this worker is shutting down (:func:`worker.drain.drain_requested` in a Celery child).
+DrainCheck = Callable[[], bool]
 
 #: How often the pipeline's cancel check reads the store (each read is also a heartbeat).
 DEFAULT_CANCEL_POLL_S = 1.0
@@ -72,7 +80,7 @@ def claim(factory: sessionmaker[Session], settings: Settings, job_id: str, worke
         if job.status != JobStatus.RUNNING:
             return None
         stale_before = utcnow() - timedelta(seconds=settings.stale_after_s)
-        if store_jobs.take_over_stale(session, job_id, worker_id, stale_before) is not None:
+        if store_jobs.take_over_stale(session, job_id, worker_id, stale_before, settings.max_attempts) is not None:
             return "taken_over"
         return None
 
@@ -87,14 +95,22 @@ def process_job(
     worker_id: str,
     *,
     cancel_poll_s: float = DEFAULT_CANCEL_POLL_S,
+    drain: DrainCheck | None = None,
+    queue: JobQueue | None = None,
 ) -> Outcome:
-    """Claim the job (or take over a stale one) and run it; ``"skipped"`` when it is not ours to run."""
+    """Claim the job (or take over a stale one) and run it; ``"skipped"`` when it is not ours to run.
+    A worker already shutting down claims nothing: it sends the job's message again for another worker
+    (through ``queue``, by default one built from ``settings``)."""
+    if drain is not None and drain():
+        log.info("job %s: the worker is shutting down; message sent again for another worker", job_id)
+        (queue or JobQueue(factory, settings)).enqueue(job_id)
+        return "handed_back"
     how = claim(factory, settings, job_id, worker_id)
     if how is None:
         log.info("job %s: not claimable (running elsewhere, finished, or unknown); skipped", job_id)
         return "skipped"
     log.info("job %s: %s by worker %s", job_id, how.replace("_", " "), worker_id)
-    return run_claimed_job(factory, artifacts, settings, job_id, worker_id, cancel_poll_s=cancel_poll_s)
+    return run_claimed_job(factory, artifacts, settings, job_id, worker_id, cancel_poll_s=cancel_poll_s, drain=drain, queue=queue)
 
 
 def _finish(factory: sessionmaker[Session], job_id: str, work: Callable[[Session], object]) -> Outcome | None:
@@ -115,8 +131,11 @@ def run_claimed_job(
     worker_id: str,
     *,
     cancel_poll_s: float = DEFAULT_CANCEL_POLL_S,
+    drain: DrainCheck | None = None,
+    queue: JobQueue | None = None,
 ) -> Outcome:
-    """Run a job that ``worker_id`` owns (status ``running``) to a terminal state; see the module docstring."""
+    """Run a job that ``worker_id`` owns (status ``running``) to a terminal state, or hand it back when
+    ``drain()`` turns true; see the module docstring."""
     reporter: JobReporter | None = None
     heartbeat: Heartbeat | None = None
     try:
@@ -139,7 +158,7 @@ def run_claimed_job(
 
         from radis_core.pipeline import run_job  # heavy work lives in the worker child only
 
-        result = run_job(spec, on_event=reporter.on_event, should_cancel=reporter.should_cancel)
+        result = run_job(spec, on_event=reporter.on_event, should_cancel=_cancel_check(reporter, drain))
         reporter.flush()
         heartbeat.stop()
         job = publish_results(factory, artifacts, facts, worker_id, result)
@@ -148,6 +167,9 @@ def run_claimed_job(
     except (OwnershipLost, InvalidTransition) as exc:
         log.warning("job %s: worker %s lost the job (%s); stopped without writing", job_id, worker_id, exc)
         return "lost"
+    except JobInterrupted:
+        _stop(heartbeat, reporter)
+        return _hand_back(factory, queue or JobQueue(factory, settings), job_id, worker_id)
     except JobCancelled:
         _stop(heartbeat, reporter)
         lost = _finish(factory, job_id, lambda s: store_jobs.mark_cancelled(s, job_id, worker_id))
@@ -167,10 +189,39 @@ def run_claimed_job(
         )
         return lost or "failed"
     finally:
-        # KeyboardInterrupt/SystemExit (a worker shutting down) leave the job running on purpose: its
-        # heartbeat stops, and the reconciler hands it to another worker, which resumes from a checkpoint.
+        # KeyboardInterrupt/SystemExit leave the job running on purpose: its heartbeat stops, and the
+        # reconciler hands it to another worker, which resumes from a checkpoint.
         if heartbeat is not None:
             heartbeat.stop()
+
+
+def _cancel_check(reporter: JobReporter, drain: DrainCheck | None) -> Callable[[], bool]:
+    """The pipeline's cancel check: the store's cancel flag, and this worker's shutdown as an interruption."""
+
+    def should_cancel() -> bool:
+        if drain is not None and drain():
+            raise JobInterrupted("the worker is shutting down")
+        return reporter.should_cancel()
+
+    return should_cancel
+
+
+def _hand_back(factory: sessionmaker[Session], queue: JobQueue, job_id: str, worker_id: str) -> Outcome:
+    """Queue the job again (or cancel it, when a cancel came meanwhile) and send its message at once."""
+    try:
+        job = in_transaction(
+            factory, lambda s: store_jobs.release_job(s, job_id, worker_id, f"worker {worker_id} is shutting down")
+        )
+    except InvalidTransition as exc:  # LostOwnership included
+        log.warning("job %s: could not hand the job back (%s); it is not ours any more", job_id, exc)
+        return "lost"
+    if job.status == JobStatus.CANCELLED:
+        log.info("job %s cancelled while its worker was shutting down", job_id)
+        return "cancelled"
+    # If the broker is down, the reconciler sends the queued job later.
+    queue.enqueue(job_id)
+    log.info("job %s handed back to the queue: worker %s is shutting down", job_id, worker_id)
+    return "handed_back"
 
 
 def _stop(heartbeat: Heartbeat | None, reporter: JobReporter | None) -> None:
@@ -186,6 +237,7 @@ def _stop(heartbeat: Heartbeat | None, reporter: JobReporter | None) -> None:
 
 __all__ = [
     "DEFAULT_CANCEL_POLL_S",
+    "DrainCheck",
     "Outcome",
     "claim",
     "new_worker_id",

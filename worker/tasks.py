@@ -2,6 +2,10 @@
 
 The message carries only the job id; everything else is read from the store, so a message sent twice,
 late, or after the job was cancelled does no harm (see :func:`worker.runner.process_job`).
+
+The worker's shutdown is wired here (this module loads only in worker processes): ``SIGTERM`` to the main
+process reaches the pool children, whose running job is handed back to the queue after its current
+step (:mod:`worker.drain`).
 """
 
 from __future__ import annotations
@@ -10,13 +14,19 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery.signals import worker_process_init, worker_shutting_down
 
 from store.artifacts import ArtifactStore
 from store.settings import get_settings
 from worker.app import RUN_JOB_TASK, celery_app, ensure_result_folder
+from worker.drain import drain_requested, forward_to_pool_children, install_in_pool_child, running_job
 from worker.runner import new_worker_id, process_job, worker_sessionmaker
 
 log = logging.getLogger(__name__)
+
+# weak=False: the receivers are module functions, but Celery's default weak references are easy to lose.
+worker_process_init.connect(lambda **_: install_in_pool_child(), weak=False)
+worker_shutting_down.connect(forward_to_pool_children, weak=False)
 
 
 @celery_app.task(name=RUN_JOB_TASK, bind=True)
@@ -31,12 +41,14 @@ def run_job(self: Task, job_id: str) -> dict[str, Any]:
     settings.ensure_dirs()
     ensure_result_folder(settings)
     worker_id = new_worker_id()
-    outcome = process_job(
-        worker_sessionmaker(settings.database_url),
-        ArtifactStore(settings.artifacts_root),
-        settings,
-        job_id,
-        worker_id,
-    )
+    with running_job():
+        outcome = process_job(
+            worker_sessionmaker(settings.database_url),
+            ArtifactStore(settings.artifacts_root),
+            settings,
+            job_id,
+            worker_id,
+            drain=drain_requested,
+        )
     log.info("job %s: %s (delivery %s)", job_id, outcome, self.request.id)
     return {"job_id": job_id, "outcome": outcome, "worker_id": worker_id}
