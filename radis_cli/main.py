@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -57,73 +55,45 @@ def migrate() -> None:
     console.print(f"database at head: {redacted(s.database_url)}")
 
 
-def worker_command(concurrency: int = 1) -> list[str]:
-    """The Celery worker command line (one job per child process, the gpu queue)."""
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.app",
-        "worker",
-        "-Q",
-        "gpu",
-        "-c",
-        str(concurrency),
-        "--pool",
-        "prefork",
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-
-
-def _start_worker_processes(env: dict[str, str]) -> list[subprocess.Popen]:
-    procs = [subprocess.Popen(worker_command(), env=env)]
-    procs.append(subprocess.Popen([sys.executable, "-m", "worker.reconciler"], env=env))
-    return procs
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    deadline = time.time() + 20
-    for p in procs:
-        try:
-            p.wait(max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 @app.command()
 def serve(host: str | None = None, port: int | None = None) -> None:
-    """API and worker together. With no RADIS_* configuration: SQLite + SQLite broker under ./radis-data."""
+    """API and worker together. With no RADIS_* configuration: SQLite + SQLite broker under ./radis-data.
+
+    The worker stops with this command however it ends (SIGINT, SIGTERM, even SIGKILL: it hands its job
+    back after the current step), and a second `radis serve` on the same data folder refuses to start."""
     import uvicorn
 
+    from radis_cli import service
     from store.migrate import upgrade
     from store.settings import redacted
 
     s = _settings()
-    upgrade(s.database_url)
-    console.print(
-        f"[bold]radis serve[/] database {redacted(s.database_url)}, broker {redacted(s.broker_url)}"
-        f"{' (embedded)' if s.embedded else ''}"
-    )
-    env = dict(
-        os.environ,
-        RADIS_DATA_DIR=str(s.data_dir),
-        RADIS_DATABASE_URL=s.database_url,
-        RADIS_BROKER_URL=s.broker_url,
-        RADIS_RESULT_BACKEND=s.result_backend,
-        RADIS_CACHE_DIR=str(s.cache_dir),
-    )
-    procs = _start_worker_processes(env)
     try:
+        lock = service.hold_worker_lock(s.data_dir)
+    except service.WorkerLockHeld as exc:
+        console.print(f"[red]radis serve: {exc}[/]")
+        raise typer.Exit(1) from None
+    service.exit_on_sigterm()
+    procs: list[subprocess.Popen] = []
+    try:
+        upgrade(s.database_url)
+        console.print(
+            f"[bold]radis serve[/] database {redacted(s.database_url)}, broker {redacted(s.broker_url)}"
+            f"{' (embedded)' if s.embedded else ''}"
+        )
+        env = dict(
+            os.environ,
+            RADIS_DATA_DIR=str(s.data_dir),
+            RADIS_DATABASE_URL=s.database_url,
+            RADIS_BROKER_URL=s.broker_url,
+            RADIS_RESULT_BACKEND=s.result_backend,
+            RADIS_CACHE_DIR=str(s.cache_dir),
+        )
+        procs = service.start_worker_processes(env, pass_fds=[lock])
         uvicorn.run("api.main:create_app", factory=True, host=host or s.api_host, port=port or s.api_port, log_level="info")
     finally:
-        _stop(procs)
+        service.stop(procs)
+        service.release_worker_lock(lock)
 
 
 @app.command("api")
@@ -137,17 +107,22 @@ def api_cmd(host: str | None = None, port: int | None = None, workers: int = 1) 
 
 @app.command("worker")
 def worker_cmd(concurrency: int = 1) -> None:
-    """The Celery worker on the gpu queue, and the reconciler beside it."""
+    """The Celery worker on the gpu queue, and the reconciler beside it. SIGTERM (`docker stop`) drains:
+    the running job finishes its step, checkpoints and goes back to the queue, then the command exits 0."""
+    from radis_cli import service
+
     s = _settings()
-    procs = _start_worker_processes(dict(os.environ, RADIS_DATA_DIR=str(s.data_dir)))
+    service.exit_on_sigterm()
+    procs: list[subprocess.Popen] = []
     try:
+        procs = service.start_worker_processes(dict(os.environ, RADIS_DATA_DIR=str(s.data_dir)), concurrency=concurrency)
         while all(p.poll() is None for p in procs):
             time.sleep(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        _stop(procs)
-    raise typer.Exit(max((p.returncode or 0) for p in procs))
+        service.stop(procs)
+    raise typer.Exit(service.exit_code(procs))
 
 
 @keys_app.command("create")
