@@ -63,6 +63,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     back after the current step), and a second `radis serve` on the same data folder refuses to start."""
     import uvicorn
 
+    from api.server import uvicorn_options
     from radis_cli import service
     from store.migrate import upgrade
     from store.settings import redacted
@@ -90,7 +91,14 @@ def serve(host: str | None = None, port: int | None = None) -> None:
             RADIS_CACHE_DIR=str(s.cache_dir),
         )
         procs = service.start_worker_processes(env, pass_fds=[lock])
-        uvicorn.run("api.main:create_app", factory=True, host=host or s.api_host, port=port or s.api_port, log_level="info")
+        uvicorn.run(
+            "api.main:create_app",
+            factory=True,
+            host=host or s.api_host,
+            port=port or s.api_port,
+            log_level="info",
+            **uvicorn_options(),
+        )
     finally:
         service.stop(procs)
         service.release_worker_lock(lock)
@@ -101,8 +109,17 @@ def api_cmd(host: str | None = None, port: int | None = None, workers: int = 1) 
     """The HTTP API alone (run `radis migrate` first)."""
     import uvicorn
 
+    from api.server import uvicorn_options
+
     s = _settings()
-    uvicorn.run("api.main:create_app", factory=True, host=host or s.api_host, port=port or s.api_port, workers=workers)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host or s.api_host,
+        port=port or s.api_port,
+        workers=workers,
+        **uvicorn_options(),
+    )
 
 
 @app.command("worker")
