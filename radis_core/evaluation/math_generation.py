@@ -2,9 +2,11 @@
 
 GSM8K-style problems need three to eight steps; SmolLM2-135M-Instruct solves almost none of them, so
 a probe made only of those reads 0 before and 0 after training and cannot show a loss. These items
-are one or two operations on small whole numbers ("Mia has 12 stickers and buys 7 more ..."), each
-tagged ``"level": "one-step"`` or ``"two-step"``; the hand-written GSM-style items in
-``radis_core/probes/math.jsonl`` (``"level"`` absent, several steps) stay the harder part.
+are one or two operations on small whole numbers, operands mostly single digits ("Mia has 5
+stickers. Mia buys 3 more. ..."), each tagged ``"level": "one-step"`` or ``"two-step"``; the
+hand-written GSM-style items in ``radis_core/probes/math.jsonl`` (``"level": "multi-step"``) stay the
+harder part. Even at this level the 135M model is right on only about a third of single-digit
+one-step problems (it often confuses adding with subtracting), so it sits above the floor.
 
 What a reader should make of the math score: it is mostly *arithmetic in words*, not grade-school
 reasoning; a drop means the tuned model lost the habit of reading a short problem and ending with
@@ -40,48 +42,48 @@ Problem = tuple[str, int]
 
 
 def _add(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    a, b = r.randint(3, 40), r.randint(2, 30)
+    a, b = r.randint(2, 9), r.randint(2, 9)
     return f"{name} has {a} {thing[1]}. {name} buys {b} more. How many {thing[1]} does {name} have now?", a + b
 
 
 def _subtract(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    b = r.randint(2, 25)
-    a = b + r.randint(3, 40)
+    b = r.randint(2, 9)
+    a = b + r.randint(2, 9)
     return f"{name} had {a} {thing[1]} and gave {b} of them to a friend. How many {thing[1]} does {name} have left?", a - b
 
 
 def _multiply(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    a, b = r.randint(2, 9), r.randint(3, 12)
+    a, b = r.randint(2, 5), r.randint(2, 5)
     return f"{name} has {a} boxes with {b} {thing[1]} in each box. How many {thing[1]} are there in total?", a * b
 
 
 def _divide(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    each, friends = r.randint(2, 12), r.randint(2, 6)
+    each, friends = r.randint(2, 5), r.randint(2, 5)
     total = each * friends
     question = f"{name} shares {total} {thing[1]} equally among {friends} friends. How many {thing[1]} does each friend get?"
     return question, each
 
 
 def _price(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    price, n = r.randint(2, 15), r.randint(2, 9)
+    price, n = r.randint(2, 5), r.randint(2, 5)
     return f"One {thing[0]} costs {price} dollars. How many dollars do {n} {thing[1]} cost?", price * n
 
 
 def _age(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    age, years = r.randint(5, 40), r.randint(2, 15)
+    age, years = r.randint(5, 12), r.randint(2, 9)
     return f"{name} is {age} years old. How old will {name} be in {years} years?", age + years
 
 
 def _buy_give(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    a, b = r.randint(5, 30), r.randint(2, 20)
-    c = r.randint(1, a + b - 1)
+    a, b = r.randint(3, 9), r.randint(2, 9)
+    c = r.randint(1, min(9, a + b - 1))
     question = f"{name} has {a} {thing[1]}, buys {b} more and then gives {c} away. How many {thing[1]} does {name} have now?"
     return question, a + b - c
 
 
 def _change(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    n, price = r.randint(2, 6), r.randint(2, 9)
-    note = 50 if n * price < 50 else 100
+    n, price = r.randint(2, 3), r.randint(2, 5)
+    note = 20
     question = (
         f"{name} buys {n} {thing[1]} at {price} dollars each and pays with a {note}-dollar note. "
         f"How many dollars of change does {name} get?"
@@ -90,14 +92,14 @@ def _change(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
 
 
 def _rows_empty(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    rows, per_row = r.randint(3, 9), r.randint(4, 10)
-    empty = r.randint(1, rows * per_row - 1)
+    rows, per_row = r.randint(2, 5), r.randint(2, 5)
+    empty = r.randint(1, min(9, rows * per_row - 1))
     question = f"A room has {rows} rows of {per_row} chairs. {empty} chairs are empty. How many chairs are taken?"
     return question, rows * per_row - empty
 
 
 def _pages(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    per_day, days, extra = r.randint(5, 20), r.randint(2, 7), r.randint(3, 30)
+    per_day, days, extra = r.randint(2, 5), r.randint(2, 5), r.randint(2, 9)
     question = (
         f"{name} reads {per_day} pages every day for {days} days and then {extra} more pages. "
         f"How many pages does {name} read in total?"
@@ -106,8 +108,8 @@ def _pages(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
 
 
 def _earn_spend(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    per_day, days = r.randint(5, 20), r.randint(2, 6)
-    spent = r.randint(1, per_day * days - 1)
+    per_day, days = r.randint(2, 5), r.randint(2, 5)
+    spent = r.randint(1, min(9, per_day * days - 1))
     question = (
         f"{name} earns {per_day} dollars a day. After {days} days, {name} spends {spent} dollars. "
         f"How many dollars does {name} have left?"
@@ -116,7 +118,7 @@ def _earn_spend(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
 
 
 def _bags(r: random.Random, name: str, thing: tuple[str, str]) -> Problem:
-    per_bag, bags = r.randint(2, 10), r.randint(3, 8)
+    per_bag, bags = r.randint(2, 5), r.randint(2, 5)
     taken = r.randint(1, bags - 1)
     question = (
         f"{per_bag * bags} {thing[1]} are packed equally into {bags} bags. {name} takes {taken} of the bags. "
