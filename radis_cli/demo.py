@@ -33,7 +33,7 @@ DEMO_LANGS = ("de", "cs", "ru", "zh")
 DEMO_SETTINGS: dict[str, Any] = {
     # Room for prompt + reference + a rationale at its default budget (256 tokens).
     "hyperparameters": {"max_seq_len": 448},
-    "evaluation": {"max_new_tokens": 64, "max_probe_items": 10},
+    "evaluation": {"max_new_tokens": 64, "max_probe_items": 16},
 }
 
 

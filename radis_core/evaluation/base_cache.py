@@ -27,7 +27,7 @@ from radis_core.corpus import Pair
 from radis_core.settings import EvalSettings
 
 #: Bump when base scores would change for the same inputs (a new metric, a changed scorer).
-SCORING_VERSION = 2
+SCORING_VERSION = 3
 #: Settings that do not change the base model's numbers (min_retention only flags the tuned result).
 _NOT_IN_KEY = {"min_retention"}
 
@@ -37,7 +37,10 @@ def _probe_digest(ev: EvalSettings) -> str | None:
         return None
     from radis_core.evaluation.probes import PROBE_SCHEMAS, load_probes
 
-    items = {name: load_probes(name, ev.probe_dir, ev.max_probe_items) for name in sorted(PROBE_SCHEMAS)}
+    # Drift answers every general prompt; the scored sets take their first max_probe_items.
+    items = {
+        name: load_probes(name, ev.probe_dir, None if name == "general" else ev.max_probe_items) for name in sorted(PROBE_SCHEMAS)
+    }
     return hashlib.sha256(json.dumps(items, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

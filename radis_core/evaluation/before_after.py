@@ -18,8 +18,8 @@ from radis_core.run_context import RunContext
 from radis_core.settings import EvalSettings
 
 #: Evaluation units per model: the translation pass, and each probe pass (ifeval, math, safety,
-#: general answers, drift) when retention runs.
-_PROBE_NAMES = ("ifeval", "math", "safety", "general", "drift")
+#: overrefusal, general answers, drift) when retention runs.
+_PROBE_NAMES = ("ifeval", "math", "safety", "overrefusal", "general", "drift")
 _PROBE_UNITS = len(_PROBE_NAMES)
 
 
@@ -121,7 +121,7 @@ def _score_model(
         probes = run_benchmarks(
             chat,
             max_items=ev.max_probe_items,
-            max_new_tokens=ev.max_new_tokens,
+            max_new_tokens=ev.probe_max_new_tokens,
             probe_dir=ev.probe_dir,
             reference_answers=reference_answers,
             batch_size=ev.batch_size,

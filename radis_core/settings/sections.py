@@ -80,10 +80,23 @@ class EvalSettings(SettingsModel):
         0.2, "Seeded share of the training file held out when no validation file is given.", unit="fraction", gt=0, le=0.5
     )
     max_eval_pairs: int = setting(50, "Held-out pairs translated for BLEU/chrF++.", unit="pairs", ge=1, le=10_000)
-    max_new_tokens: int = setting(128, "Longest translation or probe answer decoded at evaluation.", unit="tokens", ge=1, le=4096)
+    max_new_tokens: int = setting(128, "Longest translation decoded at evaluation.", unit="tokens", ge=1, le=4096)
+    probe_max_new_tokens: int = setting(
+        128,
+        "Longest probe reply decoded at evaluation (ifeval, math, general answers); safety and overrefusal stop at 64.",
+        unit="tokens",
+        ge=1,
+        le=4096,
+    )
     batch_size: int = setting(16, "Evaluation generation batch size.", unit="prompts", ge=1, le=512)
     retention: bool = setting(True, "Run the general-ability retention benchmarks.")
-    max_probe_items: int = setting(20, "Items per retention benchmark.", unit="items", ge=1, le=10_000)
+    max_probe_items: int = setting(
+        16,
+        "Items per scored benchmark (ifeval, math, safety, overrefusal); drift uses every general prompt.",
+        unit="items",
+        ge=1,
+        le=10_000,
+    )
     probe_dir: ServerPath | None = setting(
         None, "Folder on the worker with probe sets (<benchmark>.jsonl) replacing the built-in ones."
     )

@@ -45,7 +45,7 @@ def test_radis_job_end_to_end_on_tiny_model(tmp_path, tiny_model_dir):
         assert stages.index(a) < stages.index(b)
     evaluating = [e for e in events if e.stage == "evaluating" and e.total]
     assert [e.done for e in evaluating] == sorted(e.done for e in evaluating)  # progress only moves forward
-    assert evaluating[-1].done == evaluating[-1].total == 12
+    assert evaluating[-1].done == evaluating[-1].total == 14
     assert {"adapter_config.json", "adapter_model.safetensors", "meta.json"} <= {p.name for p in res.adapter_dir.iterdir()}
     meta = json.loads((res.adapter_dir / "meta.json").read_text())
     assert meta["method"] == "radis" and meta["hyperparameters"]["batch_size"] == 4 and len(meta["data"]["train_sha256"]) == 64

@@ -31,8 +31,8 @@ def _retention():
         )
 
     return compare(
-        run({"ifeval": 0.5, "math": 0.0, "safety": 1.0, "drift": 1.0}),
-        run({"ifeval": 0.5, "math": 0.5, "safety": 0.5, "drift": 2.0}),
+        run({"ifeval": 0.5, "math": 0.0, "safety": 1.0, "overrefusal": 0.5, "drift": 1.0}),
+        run({"ifeval": 0.5, "math": 0.5, "safety": 0.5, "overrefusal": 0.5, "drift": 2.0}),
         min_retention=0.9,
     )
 
@@ -107,7 +107,7 @@ def test_markdown_has_the_tables():
     assert "| ifeval | " in md and "| drift | " in md
     assert "n/a (base score is 0, so tuned / base is undefined)" in md
     assert "retention = base_nll / tuned_nll = 1.0000 / 2.0000 = 0.5000" in md
-    assert "**Overall retention**: 0.750" in md
+    assert "**Overall retention**: 0.833" in md  # (1 + 0.5 + 1) / 3; math has base 0
     assert "**BELOW** the minimum" in md
     assert "| rejected_degenerate | 1 |" in md
     assert "| training_s | 80.0 |" in md

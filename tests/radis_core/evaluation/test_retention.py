@@ -73,7 +73,7 @@ def _run(scores: dict, drift_sha="same", ids=("a", "b")) -> BenchmarkRun:
         scores={
             n: BenchmarkScore(
                 metric=n,
-                score=scores[n],
+                score=scores.get(n),  # a benchmark a test leaves out is "not scored"
                 n=len(ids),
                 higher_is_better=n != "drift",
                 extra={"answers_sha256": drift_sha} if n == "drift" else {},
@@ -115,7 +115,7 @@ def test_compare_base_zero_is_not_counted():
     assert "base score is 0" in result["benchmarks"]["math"]["reason"]
     assert result["overall"]["counted"] == ["ifeval"]
     assert result["overall"]["retention"] == pytest.approx(0.5)
-    assert set(result["overall"]["excluded"]) == {"math", "safety", "drift"}
+    assert set(result["overall"]["excluded"]) == {"math", "safety", "overrefusal", "drift"}
 
 
 def test_compare_with_every_base_zero_has_no_overall():
@@ -147,10 +147,13 @@ def test_rate_and_drift_rows_carry_paired_intervals_and_per_item_values() -> Non
     def run(passed: list[bool], nll: float) -> BenchmarkRun:
         items = {
             n: [ItemResult(f"{n}-{i}", "p", f"reply {i}", flag) for i, flag in enumerate(passed)]
-            for n in ("ifeval", "math", "safety")
+            for n in ("ifeval", "math", "safety", "overrefusal")
         }
         items["drift"] = [ItemResult(f"g-{i}", "p", "answer", None, {"nll": nll + i / 10}) for i in range(4)]
-        scores = {n: BenchmarkScore(n, sum(passed) / len(passed), len(passed), True) for n in ("ifeval", "math", "safety")}
+        scores = {
+            n: BenchmarkScore(n, sum(passed) / len(passed), len(passed), True)
+            for n in ("ifeval", "math", "safety", "overrefusal")
+        }
         scores["drift"] = BenchmarkScore("drift", nll + 0.15, 4, False, {"answers_sha256": "same"})
         return BenchmarkRun(scores=scores, items=items, general_answers={})
 
