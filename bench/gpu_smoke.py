@@ -34,7 +34,7 @@ import _common
 from generation import naive as one_at_a_time
 
 from radis_core.corpus import Pair
-from radis_core.dataset import build_examples
+from radis_core.dataset import TrainingTarget, build_examples
 from radis_core.generation import DecodeSettings, generate
 from radis_core.prompts import ChatFormat, rationale_prompt
 from radis_core.rationales import decode_settings
@@ -140,7 +140,12 @@ def bench_model(name: str, folder: str, args: argparse.Namespace) -> dict[str, A
 
     rationales = [o.text or "It means the same." for o in outs] + ["It means the same."] * (len(pairs) - len(outs))
     examples, _ = build_examples(
-        tok, pairs, method="radis", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=args.max_seq_len, rationales=rationales
+        tok,
+        pairs,
+        method="radis",
+        template=DEFAULT_TRANSLATION_TEMPLATE,
+        max_seq_len=args.max_seq_len,
+        targets=[TrainingTarget(p.target, r) for p, r in zip(pairs, rationales, strict=True)],
     )
     hp = resolve(
         Hyperparameters(batch_size=args.batch, max_steps=args.steps, max_seq_len=args.max_seq_len), n_examples=len(examples)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import add_model_argument, demo_pairs, load, machine, report, timed
 
-from radis_core.dataset import IGNORE_INDEX, build_examples, collate
+from radis_core.dataset import IGNORE_INDEX, TrainingTarget, build_examples, collate
 from radis_core.settings import (
     DEFAULT_TRANSLATION_TEMPLATE,
     Hyperparameters,
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         method="radis",
         template=DEFAULT_TRANSLATION_TEMPLATE,
         max_seq_len=args.max_seq_len,
-        rationales=[synthetic_rationale(i) for i in range(len(pairs))],
+        targets=[TrainingTarget(p.target, synthetic_rationale(i)) for i, p in enumerate(pairs)],
     )
     hp = resolve(
         Hyperparameters(
