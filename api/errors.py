@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from radis_core.settings import field_path
 from store.artifacts import TooLarge
-from store.errors import IdempotencyConflict, InvalidTransition, NotFound, QuotaExceeded
+from store.errors import FileInUse, IdempotencyConflict, InvalidTransition, NotFound, QuotaExceeded
 
 logger = logging.getLogger("api.errors")
 
@@ -227,6 +227,10 @@ async def _idempotency_conflict(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, str(exc), param="Idempotency-Key", code="idempotency_key_reused")
 
 
+async def _file_in_use(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(409, str(exc), code="file_in_use")
+
+
 async def _invalid_transition(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, str(exc), code="invalid_state")
 
@@ -345,6 +349,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)
     app.add_exception_handler(InvalidTransition, _invalid_transition)
     app.add_exception_handler(QuotaExceeded, _quota_exceeded)
+    app.add_exception_handler(FileInUse, _file_in_use)
     app.add_exception_handler(TooLarge, _too_large)
     app.add_exception_handler(BodyTooLarge, _body_too_large)
     app.add_exception_handler(BodyTimeout, _body_timeout)

@@ -113,6 +113,10 @@ class MethodRequest(_Strict):
     seqkd: SeqkdSettings | None = None
 
 
+#: The schema's bound on a job's wall-time budget; the deployment's ``max_job_wall_time_s`` may be lower.
+MAX_WALL_TIME_BUDGET_S = 30 * 24 * 3600
+
+
 class CreateJobRequest(_Strict):
     """``POST /v1/fine_tuning/jobs``."""
 
@@ -126,6 +130,9 @@ class CreateJobRequest(_Strict):
     #: OpenAI's deprecated top-level hyperparameters (``method.<type>.hyperparameters`` replaces it).
     hyperparameters: Hyperparameters | None = None
     integrations: list[Any] | None = None
+    #: Seconds the job may run, all attempts together, before it fails with ``budget_exceeded`` (this
+    #: service's extension; default the project's budget, at most the deployment's ``max_job_wall_time_s``).
+    wall_time_budget_s: int | None = Field(default=None, ge=1, le=MAX_WALL_TIME_BUDGET_S)
 
     @field_validator("metadata")
     @classmethod

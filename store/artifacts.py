@@ -8,11 +8,13 @@ would resolve outside the root (``..``, absolute paths, symlinks leading out).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
 import re
 import secrets
+import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -229,6 +231,24 @@ class ArtifactStore:
         path = self.path(f"jobs/{job_id}")
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def job_dir_bytes(self, job_id: str) -> int:
+        """Bytes of the files under a job's folder (0 when it does not exist); links are not followed."""
+        path = self.path(f"jobs/{job_id}")
+        total = 0
+        for dirpath, _, filenames in os.walk(path):
+            for name in filenames:
+                with contextlib.suppress(FileNotFoundError):  # the pipeline prunes checkpoints meanwhile
+                    total += (Path(dirpath) / name).lstat().st_size
+        return total
+
+    def remove_job_dir(self, job_id: str) -> bool:
+        """Remove a job's folder and everything under it; False if it was not there."""
+        path = self.path(f"jobs/{job_id}")
+        if not path.exists():
+            return False
+        shutil.rmtree(path)
+        return True
 
     def key_of(self, path: Path | str) -> str:
         """The key of a path inside the root (for files the worker wrote under :meth:`job_dir`)."""

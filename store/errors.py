@@ -59,3 +59,15 @@ class QuotaExceeded(StoreError):
 
 class AlreadyExists(StoreError):
     """A unique name is taken (for example a project name)."""
+
+
+class FileInUse(StoreError):
+    """A file that queued or running jobs still train or validate on cannot be deleted."""
+
+    def __init__(self, file_id: str, job_ids: list[str]) -> None:
+        shown = ", ".join(job_ids[:5]) + (f" and {len(job_ids) - 5} more" if len(job_ids) > 5 else "")
+        super().__init__(
+            f"File {file_id} is used by active fine-tuning jobs ({shown}); cancel them or wait until they end, then delete it"
+        )
+        self.file_id = file_id
+        self.job_ids = job_ids

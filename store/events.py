@@ -24,16 +24,28 @@ def add_event(
     level: str = EventLevel.INFO,
     type: str = EventType.MESSAGE,
     data: dict[str, Any] | None = None,
+    step: int | None = None,
 ) -> JobEvent:
-    """Append an event to the job's history (``type="metrics"`` events carry numbers in ``data``)."""
+    """Append an event to the job's history (``type="metrics"`` events carry numbers in ``data``).
+
+    ``step``: the training step a step event reports; a job has at most one event per step (a unique
+    index), so a resumed attempt skips steps already recorded (:func:`recorded_steps`)."""
     if level not in set(EventLevel):
         raise ValueError(f"level: must be one of {', '.join(EventLevel)}, got {level!r}")
     if type not in set(EventType):
         raise ValueError(f"type: must be one of {', '.join(EventType)}, got {type!r}")
-    event = JobEvent(job_id=job_id, message=message, level=level, type=type, data=data)
+    event = JobEvent(job_id=job_id, message=message, level=level, type=type, data=data, step=step)
     session.add(event)
     session.flush()
     return event
+
+
+def recorded_steps(session: Session, job_id: str, steps: list[int]) -> set[int]:
+    """Which of ``steps`` already have a step event in the job's history."""
+    if not steps:
+        return set()
+    query = select(JobEvent.step).where(JobEvent.job_id == job_id, JobEvent.step.in_(set(steps)))
+    return {int(step) for step in session.scalars(query) if step is not None}
 
 
 def list_events(

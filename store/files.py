@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.errors import NotFound, QuotaExceeded
+from store.errors import FileInUse, NotFound
 from store.ids import is_well_formed, new_file_id, utcnow
-from store.models import ACTIVE_STATUSES, File, FileStatus, Job
+from store.models import File, FileStatus
 from store.paging import page
 from store.projects import get_project, lock_project
+from store.usage import active_jobs_using, check_storage_quota
 
 
 def create_file(
@@ -32,11 +33,13 @@ def create_file(
     validation: dict[str, Any] | None = None,
     n_examples: int | None = None,
     file_id: str | None = None,
+    default_max_storage_bytes: int | None = None,
 ) -> File:
     """Record a stored blob as a file of the project.
 
-    Enforces the project's ``max_storage_bytes`` (raises :class:`QuotaExceeded`; the caller then deletes
-    the blob). ``file_id`` lets the caller name the blob after the file before the row exists.
+    Enforces the project's storage limit (its ``max_storage_bytes``, else ``default_max_storage_bytes``,
+    the deployment's; :mod:`store.usage`): raises :class:`~store.errors.QuotaExceeded`, and the caller
+    then deletes the blob. ``file_id`` lets the caller name the blob after the file before the row exists.
     """
     if status not in set(FileStatus):
         raise ValueError(f"status: must be one of {', '.join(FileStatus)}, got {status!r}")
@@ -45,7 +48,7 @@ def create_file(
     if file_id is not None and not (file_id.startswith("file-") and is_well_formed(file_id)):
         raise ValueError(f"file_id: not an id made by store.ids.new_file_id: {file_id!r}")
     lock_project(session, project_id)
-    check_storage_quota(session, project_id, nbytes)
+    check_storage_quota(session, get_project(session, project_id), nbytes, default_max_storage_bytes)
     row = File(
         id=file_id or new_file_id(),
         project_id=project_id,
@@ -92,47 +95,15 @@ def list_files(
 
 
 def delete_file(session: Session, project_id: str, file_id: str) -> File:
-    """Soft-delete: the file disappears from every read. The blob stays until the caller removes it
-    (after commit), so a job that already read the row can still finish."""
+    """Soft-delete: the file disappears from every read; the caller removes its blob after commit.
+
+    Refused with :class:`FileInUse` while a queued or running job trains or validates on it (the
+    project's lock orders this check against a job created on the file at the same moment)."""
     row = get_file(session, project_id, file_id)
+    lock_project(session, project_id)
+    users = active_jobs_using(session, row.id)
+    if users:
+        raise FileInUse(row.id, users)
     row.deleted_at = utcnow()
     session.flush()
     return row
-
-
-def storage_used(session: Session, project_id: str) -> int:
-    """Bytes of the project's live files."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(File.bytes), 0)).where(File.project_id == project_id, File.deleted_at.is_(None))
-    )
-    return int(total or 0)
-
-
-def check_storage_quota(session: Session, project_id: str, incoming_bytes: int) -> None:
-    """Raise :class:`QuotaExceeded` when ``incoming_bytes`` more would pass the project's storage limit."""
-    project = get_project(session, project_id)
-    if project.max_storage_bytes is None:
-        return
-    used = storage_used(session, project_id)
-    if used + incoming_bytes > project.max_storage_bytes:
-        raise QuotaExceeded(
-            f"Storage quota exceeded: the project stores {used} bytes, this file adds {incoming_bytes},"
-            f" the limit is {project.max_storage_bytes}; delete files to make room",
-            limit=project.max_storage_bytes,
-            current=used,
-        )
-
-
-def file_used_by_active_job(session: Session, file_id: str) -> bool:
-    """True when a queued or running job trains or validates on ``file_id`` (its bytes must stay)."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(
-                Job.status.in_(ACTIVE_STATUSES),
-                (Job.training_file_id == file_id) | (Job.validation_file_id == file_id),
-            )
-        )
-        or 0
-    ) > 0

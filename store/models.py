@@ -149,8 +149,12 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Overrides ``Settings.max_concurrent_jobs_per_project`` when set.
     max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer)
-    #: Total bytes of live (not deleted) files the project may keep; unlimited when null.
+    #: Bytes the project may keep (live files and the folders of jobs not yet cleaned up); when null,
+    #: ``Settings.max_storage_bytes_per_project``.
     max_storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    #: Wall-time budget of the project's new jobs; when null, ``Settings.job_wall_time_s``. Capped by
+    #: ``Settings.max_job_wall_time_s``.
+    job_wall_time_s: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(Base):
@@ -242,6 +246,14 @@ class Job(Base):
     worker_id: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: Seconds the job may run, all attempts together (fixed at creation); null: the deployment's default.
+    wall_time_budget_s: Mapped[int | None] = mapped_column(Integer)
+    #: Seconds it has run so far, all attempts together (written with the heartbeats).
+    run_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    #: Bytes of the job's working folder (checkpoints, adapter before publishing), counted in the
+    #: project's storage until the folder is removed after the job ended (``work_cleaned_at``).
+    work_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    work_cleaned_at: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
@@ -264,6 +276,8 @@ class JobEvent(Base):
         CheckConstraint(_in("level", EventLevel), name="level"),
         CheckConstraint(_in("type", EventType), name="type"),
         Index(None, "job_id", "id"),
+        # One row per training step, also when a resumed attempt trains steps an earlier one reported.
+        Index(None, "job_id", "step", unique=True),
         # Without AUTOINCREMENT SQLite may hand out the id of a deleted last row again.
         {"sqlite_autoincrement": True},
     )
@@ -275,6 +289,8 @@ class JobEvent(Base):
     type: Mapped[str] = mapped_column(String(16), default=EventType.MESSAGE)
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
+    #: The optimizer step a training-step (metrics) event reports; null for every other event.
+    step: Mapped[int | None] = mapped_column(Integer)
 
 
 class Checkpoint(Base):

@@ -56,6 +56,26 @@ def max_concurrent_jobs(project: Project, default: int) -> int:
     return project.max_concurrent_jobs if project.max_concurrent_jobs is not None else default
 
 
+def job_wall_time_s(project: Project, default: int, ceiling: int, requested: int | None = None) -> int:
+    """A new job's wall-time budget: ``requested`` (a caller's, per job), else the project's own default,
+    else the deployment's ``default``; never above ``ceiling`` (``Settings.max_job_wall_time_s``)."""
+    chosen = requested or project.job_wall_time_s or default
+    return min(chosen, ceiling)
+
+
+def set_limits(session: Session, project: Project, **limits: int | None) -> Project:
+    """Set the project's own limits (``max_concurrent_jobs``, ``max_storage_bytes``, ``job_wall_time_s``);
+    ``None`` returns a limit to the deployment's default."""
+    for field, value in limits.items():
+        if field not in ("max_concurrent_jobs", "max_storage_bytes", "job_wall_time_s"):
+            raise ValueError(f"unknown project limit {field!r}")
+        if value is not None and value < (1 if field == "job_wall_time_s" else 0):
+            raise ValueError(f"{field}: must be >= {1 if field == 'job_wall_time_s' else 0}, got {value}")
+        setattr(project, field, value)
+    session.flush()
+    return project
+
+
 def lock_project(session: Session, project_id: str) -> None:
     """Serialise quota checks of one project until the caller's transaction ends.
 

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     max_concurrent_jobs_per_project: int = Field(
         default=4, gt=0, description="Active (queued or running) jobs a project may have."
     )
+    max_storage_bytes_per_project: int = Field(
+        default=20 * 1024 * MiB,
+        ge=0,
+        description="Bytes a project may keep (live files and folders of unfinished jobs) unless `radis projects set` gives it its own limit; 0 = no limit.",
+    )
+    job_wall_time_s: int = Field(
+        default=6 * 3600,
+        ge=1,
+        description="Seconds a job may run (all attempts together) unless its project sets its own; over it the job fails with budget_exceeded.",
+    )
+    max_job_wall_time_s: int = Field(
+        default=48 * 3600, ge=1, description="The largest wall-time budget a project or a job may ask for."
+    )
     max_concurrent_uploads_per_project: int = Field(
         default=4, ge=1, le=10_000, description="Uploads one project may stream at once (per API process); more get 429."
     )
@@ -149,6 +162,10 @@ class Settings(BaseSettings):
         if not self.result_backend:
             self.result_backend = f"db+sqlite:///{self.data_dir / 'celery-results.db'}"
         self.artifact_dir = (self.artifact_dir or self.data_dir / "artifacts").expanduser().resolve()
+        if self.job_wall_time_s > self.max_job_wall_time_s:
+            raise ValueError(
+                f"job_wall_time_s ({self.job_wall_time_s}) must not exceed max_job_wall_time_s ({self.max_job_wall_time_s})"
+            )
         if self.stale_after_s <= self.heartbeat_interval_s:
             raise ValueError(
                 f"stale_after_s ({self.stale_after_s}) must exceed heartbeat_interval_s ({self.heartbeat_interval_s}),"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -22,8 +21,6 @@ from store.db import session_scope
 from store.ids import new_file_id
 from store.models import FileStatus
 from store.result_files import FILES_PREFIX, UPLOAD_PURPOSES
-
-logger = logging.getLogger("api.files")
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
@@ -93,6 +90,7 @@ async def upload_file(request: Request, project: ProjectDep, state: StateDep) ->
                         validation=report.to_dict(),
                         n_examples=report.n_pairs,
                         file_id=file_id,
+                        default_max_storage_bytes=settings.max_storage_bytes_per_project,
                     )
                 )
 
@@ -142,14 +140,16 @@ def file_content(
     return blob_response(request, artifacts, row.storage_key, sha256=row.sha256, filename=row.filename)
 
 
-@router.delete("/{file_id}", response_model=FileDeleted, summary="Delete a file")
+@router.delete(
+    "/{file_id}",
+    response_model=FileDeleted,
+    responses={409: {"description": "A queued or running job uses the file (code file_in_use)"}},
+    summary="Delete a file",
+)
 def delete_file(file_id: str, project: ProjectDep, session: SessionDep, artifacts: ArtifactsDep) -> FileDeleted:
-    """Delete the file; its bytes go too unless a queued or running job still needs them."""
+    """Delete the file and its bytes. A file that a queued or running job trains or validates on is not
+    deleted: 409 ``file_in_use`` naming the jobs (cancel them, or wait until they end)."""
     row = store_files.delete_file(session, project.id, file_id)
-    in_use = store_files.file_used_by_active_job(session, row.id)
     session.commit()
-    if in_use:
-        logger.info("file %s deleted; its blob is kept while an active job uses it", row.id)
-    else:
-        artifacts.delete(row.storage_key)
+    artifacts.delete(row.storage_key)
     return FileDeleted(id=row.id)

@@ -27,7 +27,7 @@ from store import job_queries
 from store import jobs as store_jobs
 from store.errors import NotFound
 from store.models import File, FileStatus
-from store.projects import max_concurrent_jobs
+from store.projects import job_wall_time_s, max_concurrent_jobs
 from store.result_files import UPLOAD_PURPOSE
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"])
@@ -67,6 +67,14 @@ def create_job(
     """Validate and queue a job. With ``Idempotency-Key``: the same key and body return the first job
     again (``Idempotent-Replayed: true``); the same key with another body is a 409."""
     validated = validate_job_request(body, state.settings)
+    ceiling = state.settings.max_job_wall_time_s
+    if body.wall_time_budget_s is not None and body.wall_time_budget_s > ceiling:
+        raise APIError(
+            400,
+            f"wall_time_budget_s: at most {ceiling} seconds on this service (max_job_wall_time_s), got {body.wall_time_budget_s}.",
+            param="wall_time_budget_s",
+            code="invalid_value",
+        )
     training = _usable_file(session, project.id, body.training_file, "training_file")
     validation = _usable_file(session, project.id, body.validation_file, "validation_file") if body.validation_file else None
     job, created = store_jobs.create_job(
@@ -86,6 +94,7 @@ def create_job(
         if idempotency_key
         else None,
         max_active_jobs=max_concurrent_jobs(project, state.settings.max_concurrent_jobs_per_project),
+        wall_time_budget_s=job_wall_time_s(project, state.settings.job_wall_time_s, ceiling, body.wall_time_budget_s),
     )
     # Commit before enqueueing: a worker must never receive the id of a job it cannot read.
     session.commit()

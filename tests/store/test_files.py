@@ -1,4 +1,4 @@
-"""File rows: project scoping, listing with cursors, soft delete, storage quota."""
+"""File rows: project scoping, listing with cursors, soft delete (quota and in-use rules: test_usage.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from store.errors import NotFound, QuotaExceeded
-from store.files import (
-    check_storage_quota,
-    delete_file,
-    file_used_by_active_job,
-    get_file,
-    list_files,
-    storage_used,
-)
+from store.errors import NotFound
+from store.files import delete_file, get_file, list_files
 from store.ids import new_file_id
-from store.jobs import claim_job, create_job, mark_failed
 from store.models import FileStatus, Project
 from store.projects import create_project
 
@@ -95,33 +87,3 @@ def test_list_files_rejects_bad_arguments(db_session: Session, project: Project)
     with pytest.raises(NotFound) as caught:
         list_files(db_session, project.id, after="file-missing")
     assert caught.value.param == "after"
-
-
-def test_storage_used_counts_live_files_of_the_project(db_session: Session, project: Project) -> None:
-    other = create_project(db_session, "other")
-    add_file(db_session, project.id, "a", nbytes=100)
-    gone = add_file(db_session, project.id, "b", nbytes=50)
-    add_file(db_session, other.id, "c", nbytes=7)
-    delete_file(db_session, project.id, gone.id)
-    assert storage_used(db_session, project.id) == 100
-    assert storage_used(db_session, other.id) == 7
-
-
-def test_storage_quota_is_enforced(db_session: Session) -> None:
-    small = create_project(db_session, "small", max_storage_bytes=100)
-    add_file(db_session, small.id, "a", nbytes=60)
-    check_storage_quota(db_session, small.id, 40)
-    with pytest.raises(QuotaExceeded) as caught:
-        add_file(db_session, small.id, "b", nbytes=41)
-    assert (caught.value.limit, caught.value.current) == (100, 60)
-
-
-def test_file_used_by_active_job(db_session: Session, project: Project) -> None:
-    train, valid, idle = (add_file(db_session, project.id, name) for name in ("t.jsonl", "v.jsonl", "i.jsonl"))
-    job, _ = create_job(db_session, project_id=project.id, model="m", training_file_id=train.id, validation_file_id=valid.id)
-    assert file_used_by_active_job(db_session, train.id) and file_used_by_active_job(db_session, valid.id)
-    assert not file_used_by_active_job(db_session, idle.id)
-    assert claim_job(db_session, job.id, "w1") is not None
-    assert file_used_by_active_job(db_session, train.id)  # running still needs it
-    mark_failed(db_session, job.id, "w1", "internal_error", "boom")
-    assert not file_used_by_active_job(db_session, train.id)

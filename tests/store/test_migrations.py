@@ -92,3 +92,40 @@ def test_env_takes_the_url_from_attributes_or_x_argument(tmp_path: Path, cli_url
         config.cmd_opts = type("Opts", (), {"x": [f"url={url}"]})()
     command.upgrade(config, "head")
     assert current_revision(url) == head_revision()
+
+
+def test_0003_upgrades_a_database_with_jobs_and_duplicate_step_events(make_pg_database: Callable[..., str]) -> None:
+    """Rows written before 0003 (including the duplicate step events an older release wrote after a
+    resume) survive the upgrade: usage starts at 0, no budget (the deployment's default applies), and
+    old events carry no step, so the new unique index cannot clash with them."""
+    url = make_pg_database(migrate=False)
+    upgrade(url, "0002")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO projects (id, name, created_at) VALUES ('proj-1', 'p', now())")
+            connection.exec_driver_sql(
+                "INSERT INTO files (id, project_id, filename, purpose, bytes, sha256, storage_key, status, created_at)"
+                " VALUES ('file-1', 'proj-1', 't.jsonl', 'fine-tune', 10, 'x', 'files/00/file-1', 'processed', now())"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO jobs (id, project_id, model, method, training_file_id, seed, hyperparameters,"
+                " method_settings, status, result_files, created_at)"
+                " VALUES ('ftjob-1', 'proj-1', 'm', 'radis', 'file-1', 1, '{}', '{}', 'succeeded', '[]', now())"
+            )
+            for _ in range(2):
+                connection.exec_driver_sql(
+                    "INSERT INTO job_events (job_id, created_at, level, type, message, data)"
+                    " VALUES ('ftjob-1', now(), 'info', 'metrics', 'Step 2/3', '{\"step\": 2}')"
+                )
+        upgrade(url)
+        assert _schema_diffs(url) == []
+        with engine.connect() as connection:
+            job = connection.exec_driver_sql(
+                "SELECT run_seconds, work_bytes, work_cleaned_at, wall_time_budget_s FROM jobs"
+            ).one()
+            assert tuple(job) == (0.0, 0, None, None)
+            assert connection.exec_driver_sql("SELECT count(*) FROM job_events WHERE step IS NULL").scalar() == 2
+            assert connection.exec_driver_sql("SELECT job_wall_time_s FROM projects").scalar() is None
+    finally:
+        engine.dispose()
