@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,12 @@ class ResolvedModel:
     path: str
     kind: str  # "catalogue" | "folder" | "gguf" | "hub"
     fingerprint: str
+    #: The public model id an exported adapter names as its base (a catalogue entry's hub id, a hub
+    #: reference, a folder's recorded hub id); None when there is none and the local path stands.
+    public_id: str | None = None
+    license: str | None = None
+    #: How the weights trained on differ from the public model's (a GGUF's quantisation), or None.
+    provenance: str | None = None
 
 
 def describe_source(reference: str) -> str:
@@ -93,24 +100,63 @@ def resolve_model(reference: str, cache_dir: Path | None = None) -> ResolvedMode
     """Turn a model reference into a loadable local folder (dequantising GGUF once, into the cache)."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     kind = describe_source(reference)
+    public_id: str | None = None
+    license: str | None = None
+    provenance: str | None = None
     if kind == "catalogue":
         entry = CATALOGUE[reference]
         gguf = _catalogue_gguf(entry, cache_dir)
         folder = _dequantised_folder(gguf, cache_dir)
+        public_id, license = entry.hub_id, entry.license
+        provenance = f"{gguf_provenance(gguf.name)}, from {entry.gguf_file} in the PyPI wheel {entry.wheel_requirement}"
     elif kind == "gguf":
         gguf = Path(reference).expanduser().resolve()
         if not gguf.is_file():
             raise ModelSourceError(f"GGUF file not found: {reference}")
         folder = _dequantised_folder(gguf, cache_dir)
+        provenance = f"{gguf_provenance(gguf.name)}, from {gguf.name}"
     elif kind == "folder":
         folder = Path(reference).expanduser().resolve()
         if not (folder / "config.json").is_file():
             raise ModelSourceError(f"{reference} is a folder without config.json: not a Hugging Face model folder")
+        public_id = _recorded_hub_id(folder)
     else:
         hub_id = reference.removeprefix("hf:")
         fp = hashlib.sha256(f"hub:{hub_id}".encode()).hexdigest()
-        return ResolvedModel(reference=reference, path=hub_id, kind="hub", fingerprint=fp)
-    return ResolvedModel(reference=reference, path=str(folder), kind=kind, fingerprint=fingerprint(folder))
+        return ResolvedModel(reference=reference, path=hub_id, kind="hub", fingerprint=fp, public_id=hub_id)
+    return ResolvedModel(
+        reference=reference,
+        path=str(folder),
+        kind=kind,
+        fingerprint=fingerprint(folder),
+        public_id=public_id,
+        license=license,
+        provenance=provenance,
+    )
+
+
+def gguf_quantisation(file_name: str) -> str | None:
+    """The quantisation type in a GGUF file name (``SmolLM2-135M-Instruct.Q4_1.gguf`` → ``Q4_1``), or None."""
+    match = re.search(r"[.\-_](I?Q\d[A-Z0-9_]*|F16|BF16|F32)\.gguf$", file_name, flags=re.IGNORECASE)
+    return match.group(1).upper() if match else None
+
+
+def gguf_provenance(file_name: str) -> str:
+    """What an adapter trained on a dequantised GGUF was trained on, in words."""
+    quant = gguf_quantisation(file_name)
+    weights = f"{quant} weights" if quant else "GGUF weights (quantisation not named in the file name)"
+    return f"trained on {weights} dequantised to fp32"
+
+
+def _recorded_hub_id(folder: Path) -> str | None:
+    """A hub id the folder's config.json records as ``_name_or_path`` (old transformers saved it), else None."""
+    try:
+        recorded = json.loads((folder / "config.json").read_text()).get("_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(recorded, str) and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", recorded) and not Path(recorded).exists():
+        return recorded
+    return None
 
 
 def _catalogue_gguf(entry: CatalogueEntry, cache_dir: Path) -> Path:
