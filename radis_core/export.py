@@ -1,8 +1,11 @@
 """Export: a PEFT adapter folder that ``PeftModel.from_pretrained(base, path)`` loads unchanged.
 
-Beside peft's own files sits ``meta.json`` (base model and fingerprint, method, resolved
-hyperparameters, data hash, metrics, library versions). Folders are written to a temporary
-sibling and renamed into place, so a reader never sees half an export.
+``adapter_config.json`` names the base model by its public id (``meta["base_model_id"]``) where there is
+one, so ``AutoPeftModelForCausalLM``, LoRA servers and converters find it anywhere; the local folder
+trained on is recorded in ``meta.json`` only. ``README.md`` is a model card (:mod:`radis_core.model_card`),
+not PEFT's blank template. Beside them sits ``meta.json`` (base model, its provenance and fingerprint,
+method, resolved hyperparameters, data hash, metrics, library versions). Folders are written to a
+temporary sibling and renamed into place, so a reader never sees half an export.
 """
 
 from __future__ import annotations
@@ -50,22 +53,39 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(f.name, path)
 
 
-def export_adapter(model: Any, out_dir: Path, meta: dict[str, Any]) -> Path:
-    """Save the peft ``model``'s adapter and ``meta.json`` into ``out_dir`` atomically."""
+def export_adapter(model: Any, out_dir: Path, meta: dict[str, Any], report: dict[str, Any] | None = None) -> Path:
+    """Save the peft ``model``'s adapter, its model card and ``meta.json`` into ``out_dir`` atomically.
+
+    ``report`` is the job's report, for the card's data statistics and metrics (None: the card says the
+    adapter was not evaluated).
+    """
+    from radis_core.model_card import render_model_card
+
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".tmp-{out_dir.name}-"))
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
+        lora = _name_public_base(tmp / "adapter_config.json", meta.get("base_model_id"))
         meta = dict(meta)
-        meta["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         meta["library_versions"] = library_versions()
+        (tmp / "README.md").write_text(render_model_card(meta, report, lora), encoding="utf-8")
+        meta["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         write_json_atomic(tmp / "meta.json", meta)
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _name_public_base(config_path: Path, base_model_id: str | None) -> dict[str, Any]:
+    """Point ``adapter_config.json`` at the public id (peft wrote the local folder's path); return the config."""
+    config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+    if base_model_id:
+        config["base_model_name_or_path"] = base_model_id
+        write_json_atomic(config_path, config)
+    return config
 
 
 def export_merged(model: Any, tokenizer: Any, out_dir: Path) -> Path:

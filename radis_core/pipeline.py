@@ -179,7 +179,9 @@ def export_results(
         },
     )
     report["translation"]["samples"] = evaluation.side_by_side_samples()
-    adapter_dir = export_adapter(trained.model, out_dir / "adapter", adapter_meta(spec, source, data, trained, evaluation))
+    adapter_dir = export_adapter(
+        trained.model, out_dir / "adapter", adapter_meta(spec, source, data, trained, evaluation), report
+    )
     merged_dir = export_merged(trained.model, tokenizer, out_dir / "merged") if spec.export_merged else None
     write_json_atomic(out_dir / "report.json", report)
     (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")

@@ -45,7 +45,12 @@ def adapter_meta(spec: JobSpec, model_source: Any, data: JobData, trained: Train
     rationale = rationale_of(spec.settings)
     return {
         "base_model": spec.model,
-        "base_model_path": model_source.path if model_source.kind == "hub" else None,
+        # The public id adapter_config.json and the card name; the local folder trained on stays here only.
+        "base_model_id": model_source.public_id,
+        "base_model_path": model_source.path,
+        "base_model_kind": model_source.kind,
+        "base_model_license": model_source.license,
+        "base_model_provenance": model_source.provenance,
         "base_model_fingerprint": model_source.fingerprint,
         "method": spec.method,
         "seed": spec.seed,

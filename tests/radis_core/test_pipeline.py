@@ -49,6 +49,14 @@ def test_radis_job_end_to_end_on_tiny_model(tmp_path, tiny_model_dir):
     assert {"adapter_config.json", "adapter_model.safetensors", "meta.json"} <= {p.name for p in res.adapter_dir.iterdir()}
     meta = json.loads((res.adapter_dir / "meta.json").read_text())
     assert meta["method"] == "radis" and meta["hyperparameters"]["batch_size"] == 4 and len(meta["data"]["train_sha256"]) == 64
+    # A local folder has no public id: the config keeps its path, and the card says so; its metrics are the report's.
+    config = json.loads((res.adapter_dir / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == meta["base_model_path"] == str(tiny_model_dir) and meta["base_model_id"] is None
+    card = (res.adapter_dir / "README.md").read_text()
+    assert "More Information Needed" not in card and "a local folder without a public model id" in card
+    bleu = res.report["translation"]["bleu"]
+    assert f"| BLEU | {bleu['base']:.2f} | {bleu['tuned']:.2f} | {bleu['delta']:+.2f} | [{bleu['interval']['low']:+.2f}," in card
+    assert "| ifeval |" in card and "Held out for evaluation**: 4 pairs" in card
     report = json.loads(res.report_path.read_text())
     assert report == res.report
     text = json.dumps(report)
