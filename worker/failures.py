@@ -17,6 +17,15 @@ from store.errors import QuotaExceeded
 from worker.spec import SpecError
 
 
+class BudgetExceeded(Exception):
+    """The job ran past its wall-time budget (raised by the worker's cancel check between steps)."""
+
+    def __init__(self, budget_s: int, used_s: float) -> None:
+        super().__init__(f"ran {used_s:.0f} s of a {budget_s} s wall-time budget")
+        self.budget_s = budget_s
+        self.used_s = used_s
+
+
 @dataclass(frozen=True)
 class Failure:
     """The ``error`` of a failed job."""
@@ -45,6 +54,13 @@ def classify(exc: BaseException, stage: str | None) -> Failure:
     from radis_core.targets_step import TooFewRationales
 
     where = stage.replace("_", " ") if stage else "setup"
+    if isinstance(exc, BudgetExceeded):
+        return Failure(
+            "budget_exceeded",
+            f"The job used its wall-time budget of {exc.budget_s} s (all attempts together) and was stopped during"
+            f" {where}. Train fewer steps or pairs, or ask for a larger wall_time_budget_s.",
+            "wall_time_budget_s",
+        )
     if isinstance(exc, SpecError):
         return Failure(exc.code, exc.message, exc.param)
     if isinstance(exc, CorpusRejected):

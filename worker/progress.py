@@ -33,6 +33,7 @@ from radis_core.events import CheckpointSaved, ProgressEvent, StepDone, Training
 from radis_core.stages import progress_spans
 from store import events as store_events
 from store import jobs as store_jobs
+from store import usage
 from store.artifacts import ArtifactStore, UnsafeKey
 from store.errors import InvalidTransition
 from store.ids import utcnow
@@ -68,6 +69,8 @@ class _PendingEvent:
     message: str
     level: str
     data: dict[str, Any]
+    #: The training step a StepDone reports (one row per step, also after a resume).
+    step: int | None = None
 
 
 class JobReporter:
@@ -88,6 +91,7 @@ class JobReporter:
         keep_checkpoints: int,
         hide_paths: dict[str, str] | None = None,
         cancel_poll_s: float = 1.0,
+        run_seconds_before: float = 0.0,
     ) -> None:
         self._factory = factory
         self._artifacts = artifacts
@@ -110,6 +114,9 @@ class JobReporter:
         self._lost = threading.Event()
         self._cancel_seen = threading.Event()
         self._last_beat = 0.0
+        # Wall time of earlier attempts, and when this one started (the budget counts both).
+        self._run_seconds_before = run_seconds_before
+        self._started = time.monotonic()
 
     # --- state seen by the runner -----------------------------------------------------------------
 
@@ -149,9 +156,20 @@ class JobReporter:
 
     # --- heartbeats and cancel ------------------------------------------------------------------
 
+    def run_seconds(self) -> float:
+        """Seconds the job has run, all attempts together (earlier ones as of their last heartbeat)."""
+        return self._run_seconds_before + time.monotonic() - self._started
+
     def beat(self) -> bool:
-        """Heartbeat now; returns whether a cancel was requested. Raises :class:`OwnershipLost`."""
-        cancel = self._write(lambda s: store_jobs.heartbeat(s, self.job_id, self.worker_id))
+        """Heartbeat now (recording the run seconds); returns whether a cancel was requested. Raises
+        :class:`OwnershipLost`."""
+
+        def work(session: Session) -> bool:
+            cancel = store_jobs.heartbeat(session, self.job_id, self.worker_id)
+            usage.record_run_seconds(session, self.job_id, self.worker_id, self.run_seconds())
+            return cancel
+
+        cancel = self._write(work)
         self._last_beat = time.monotonic()
         if cancel:
             self._cancel_seen.set()
@@ -231,15 +249,20 @@ class JobReporter:
         progress = self._stage_progress(stage, event)
         estimate = self._estimated_finish if self._estimated_finish and self._estimated_finish > utcnow() else None
         hyperparameters = event.hyperparameters.to_dict() if isinstance(event, TrainingStarted) else None
+        step = event.metrics.step if isinstance(event, StepDone) else None
+        steps = [step] if step is not None else []
 
         def work(session: Session) -> None:
             store_jobs.set_stage(session, self.job_id, self.worker_id, stage, progress, estimate)
             if hyperparameters is not None:
                 store_jobs.set_resolved_hyperparameters(session, self.job_id, self.worker_id, json_safe(hyperparameters))
             (latest,), _ = store_events.list_events(session, self.job_id, limit=1)
-            # The store's stage event may already say it ("Exporting the adapter"): once is enough.
-            if latest.message != message or data:
-                store_events.add_event(session, self.job_id, message, level=event.level, type=event.type, data=data or None)
+            # The store's stage event may already say it ("Exporting the adapter"): once is enough; and a
+            # step already reported (before a resume) is not reported twice.
+            if (latest.message != message or data) and not store_events.recorded_steps(session, self.job_id, steps):
+                store_events.add_event(
+                    session, self.job_id, message, level=event.level, type=event.type, data=data or None, step=step
+                )
 
         self._write(work)
         self.stage, self.progress = stage, progress
@@ -257,6 +280,8 @@ class JobReporter:
         data = {k: v for k, v in data.items() if k != "path"}
         if storage_key is not None:
             data["storage_key"] = storage_key
+        # The folder is counted in the project's storage while the job lives (store.usage).
+        work_bytes = self._artifacts.job_dir_bytes(self.job_id)
 
         def work(session: Session) -> None:
             exists = session.scalar(select(Checkpoint.id).where(Checkpoint.job_id == self.job_id, Checkpoint.step == step))
@@ -266,11 +291,13 @@ class JobReporter:
                 # The pipeline keeps only the newest folders on disk; rows of deleted folders go too.
                 store_events.prune_checkpoints(session, self.job_id, keep=self._keep_checkpoints)
             store_events.add_event(session, self.job_id, message, level=event.level, data=data)
+            usage.record_work_bytes(session, self.job_id, self.worker_id, work_bytes)
 
         self._write_as_owner(work)
 
     def _buffer_metrics(self, event: ProgressEvent, message: str, data: dict[str, Any]) -> None:
-        self._pending.append(_PendingEvent(message, event.level, data))
+        step = event.metrics.step if isinstance(event, StepDone) else None
+        self._pending.append(_PendingEvent(message, event.level, data, step))
         if self._pending_since is None:
             self._pending_since = time.monotonic()
         if self.stage is not None and event.stage == self.stage:
@@ -291,10 +318,16 @@ class JobReporter:
         def work(session: Session) -> None:
             if dirty:  # an owner-only update: it proves ownership before the rows are added
                 store_jobs.set_progress(session, self.job_id, self.worker_id, min(progress, 1.0), estimate)
+            # A resumed attempt trains again the steps after its checkpoint: the first report of a step stays.
+            seen = store_events.recorded_steps(session, self.job_id, [p.step for p in pending if p.step is not None])
             for item in pending:
+                if item.step is not None and item.step in seen:
+                    continue
                 store_events.add_event(
-                    session, self.job_id, item.message, level=item.level, type=EventType.METRICS, data=item.data
+                    session, self.job_id, item.message, level=item.level, type=EventType.METRICS, data=item.data, step=item.step
                 )
+                if item.step is not None:
+                    seen.add(item.step)
 
         try:
             self._write(work) if dirty else self._write_as_owner(work)

@@ -27,8 +27,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import job_queries
+from store.artifacts import ArtifactStore
 from store.ids import utcnow
 from store.settings import Settings, get_settings
+from worker.cleanup import clean_ended_jobs
 from worker.queue import JobQueue
 from worker.runner import worker_sessionmaker
 from worker.store_writes import in_transaction
@@ -54,8 +56,10 @@ def reconcile_once(
     requeue_after_s: float = DEFAULT_REQUEUE_AFTER_S,
     unsent_grace_s: float = DEFAULT_UNSENT_GRACE_S,
     recently_sent: MutableMapping[str, datetime] | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> dict[str, int]:
-    """One pass; returns counts ``{"queued": …, "stale": …, "errors": …}`` of jobs sent and failed sends.
+    """One pass; returns counts ``{"queued": …, "stale": …, "errors": …, "cleaned": …}`` of jobs sent,
+    failed sends, and (with ``artifacts``, under ``"cleaned"``) ended jobs whose folders were removed (:mod:`worker.cleanup`).
 
     ``queue`` defaults to one sending through a Celery app built from ``settings``.
 
@@ -86,6 +90,8 @@ def reconcile_once(
         stale = [job_id for job_id in stale if job_id not in recently_sent]
 
     counts = {"queued": 0, "stale": 0, "errors": 0}
+    if artifacts is not None:
+        counts["cleaned"] = clean_ended_jobs(factory, artifacts)
     for kind, job_ids in (("queued", queued), ("stale", stale)):
         for job_id in job_ids:
             # Records enqueued_at for a queued job; a running one has nothing to record.
@@ -117,6 +123,7 @@ def run_forever(
     settings = settings or get_settings()
     factory = factory or worker_sessionmaker(settings.database_url)
     queue = queue or JobQueue(factory, settings)
+    artifacts = ArtifactStore(settings.artifacts_root)
     stop = stop or threading.Event()
     sent: dict[str, datetime] = {}
     log.info("reconciler started (every %.0f s)", interval_s)
@@ -129,8 +136,9 @@ def run_forever(
                 requeue_after_s=requeue_after_s,
                 unsent_grace_s=unsent_grace_s,
                 recently_sent=sent,
+                artifacts=artifacts,
             )
-            if counts["queued"] or counts["stale"] or counts["errors"]:
+            if any(counts.values()):
                 log.info("reconciler pass: %s", counts)
         except Exception:
             log.exception("reconciler pass failed; retrying in %.0f s", interval_s)

@@ -23,6 +23,7 @@ from store.files import create_file
 from store.ids import new_file_id
 from store.models import FileStatus, Job, JobStatus
 from store.result_files import ADAPTER, FILES_PREFIX, REPORT, RESULT_PURPOSE, SAMPLES_BY_METHOD, adapter_root_name
+from store.usage import record_work_bytes
 from worker.spec import JobFacts, model_short_name
 from worker.store_writes import in_transaction
 
@@ -61,12 +62,18 @@ def _store_file(artifacts: ArtifactStore, path: Path, filename: str) -> _Blob:
 
 
 def publish_results(
-    factory: sessionmaker[Session], artifacts: ArtifactStore, facts: JobFacts, worker_id: str, result: JobResult
+    factory: sessionmaker[Session],
+    artifacts: ArtifactStore,
+    facts: JobFacts,
+    worker_id: str,
+    result: JobResult,
+    default_max_storage_bytes: int | None = None,
 ) -> Job:
     """Store the run's outputs as result files and mark the job succeeded; returns the job.
 
     Raises :class:`store.errors.LostOwnership` (nothing is published then) and
-    :class:`store.errors.QuotaExceeded` when the project's storage limit leaves no room.
+    :class:`store.errors.QuotaExceeded` when the project's storage limit (its own, else
+    ``default_max_storage_bytes``) leaves no room.
     """
     job_id = facts.job_id
     blobs: list[_Blob] = []
@@ -83,6 +90,8 @@ def publish_results(
             blobs.append(_store_file(artifacts, Path(result.samples_path), kind.filename(job_id)))
 
         def work(session: Session) -> Job:
+            # The job's folder is removed once it ends: from here on its results count in its place.
+            record_work_bytes(session, job_id, worker_id, 0)
             for blob in blobs:
                 create_file(
                     session,
@@ -95,6 +104,7 @@ def publish_results(
                     status=FileStatus.PROCESSED,
                     n_examples=blob.n_examples,
                     file_id=blob.file_id,
+                    default_max_storage_bytes=default_max_storage_bytes,
                 )
             return store_jobs.mark_succeeded(
                 session,

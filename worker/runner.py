@@ -36,7 +36,8 @@ from store.errors import InvalidTransition, NotFound
 from store.ids import utcnow
 from store.models import JobStatus
 from store.settings import Settings
-from worker.failures import Failure, classify
+from worker.cleanup import clean_job
+from worker.failures import BudgetExceeded, Failure, classify
 from worker.progress import Heartbeat, JobReporter, OwnershipLost
 from worker.queue import JobQueue
 from worker.results import publish_results
@@ -135,7 +136,28 @@ def run_claimed_job(
     queue: JobQueue | None = None,
 ) -> Outcome:
     """Run a job that ``worker_id`` owns (status ``running``) to a terminal state, or hand it back when
-    ``drain()`` turns true; see the module docstring."""
+    ``drain()`` turns true; see the module docstring. A job that ended has its folder removed
+    (:mod:`worker.cleanup`; its result files stay)."""
+    outcome = _run(factory, artifacts, settings, job_id, worker_id, cancel_poll_s=cancel_poll_s, drain=drain, queue=queue)
+    if outcome in ("succeeded", "failed", "cancelled"):
+        try:
+            clean_job(factory, artifacts, job_id)
+        except Exception:  # the reconciler's sweep tries again
+            log.exception("job %s: could not remove its folder", job_id)
+    return outcome
+
+
+def _run(
+    factory: sessionmaker[Session],
+    artifacts: ArtifactStore,
+    settings: Settings,
+    job_id: str,
+    worker_id: str,
+    *,
+    cancel_poll_s: float,
+    drain: DrainCheck | None,
+    queue: JobQueue | None,
+) -> Outcome:
     reporter: JobReporter | None = None
     heartbeat: Heartbeat | None = None
     try:
@@ -149,19 +171,22 @@ def run_claimed_job(
             keep_checkpoints=facts.keep_checkpoints,
             hide_paths={str(artifacts.root): "<artifacts>", str(settings.cache_dir): "<cache>"},
             cancel_poll_s=cancel_poll_s,
+            run_seconds_before=facts.run_seconds,
         )
-        # A cancel requested before the run (or before a take-over) needs no model loaded.
+        # A cancel requested before the run (or before a take-over) needs no model loaded; nor does a
+        # job that used its budget in earlier attempts.
         if reporter.beat():
             raise JobCancelled("cancel requested before the run started")
+        _check_budget(reporter, facts.wall_time_budget_s)
         heartbeat = Heartbeat(reporter, settings.heartbeat_interval_s)
         heartbeat.start()
 
         from radis_core.pipeline import run_job  # heavy work lives in the worker child only
 
-        result = run_job(spec, on_event=reporter.on_event, should_cancel=_cancel_check(reporter, drain))
+        result = run_job(spec, on_event=reporter.on_event, should_cancel=_cancel_check(reporter, drain, facts.wall_time_budget_s))
         reporter.flush()
         heartbeat.stop()
-        job = publish_results(factory, artifacts, facts, worker_id, result)
+        job = publish_results(factory, artifacts, facts, worker_id, result, settings.max_storage_bytes_per_project)
         log.info("job %s succeeded: %s", job_id, job.fine_tuned_model)
         return "succeeded"
     except (OwnershipLost, InvalidTransition) as exc:
@@ -195,12 +220,20 @@ def run_claimed_job(
             heartbeat.stop()
 
 
-def _cancel_check(reporter: JobReporter, drain: DrainCheck | None) -> Callable[[], bool]:
-    """The pipeline's cancel check: the store's cancel flag, and this worker's shutdown as an interruption."""
+def _check_budget(reporter: JobReporter, budget_s: int) -> None:
+    used = reporter.run_seconds()
+    if used > budget_s:
+        raise BudgetExceeded(budget_s, used)
+
+
+def _cancel_check(reporter: JobReporter, drain: DrainCheck | None, budget_s: int) -> Callable[[], bool]:
+    """The pipeline's cancel check (between steps and batches): the store's cancel flag, this worker's
+    shutdown as an interruption, and the job's wall-time budget (:class:`BudgetExceeded` fails it)."""
 
     def should_cancel() -> bool:
         if drain is not None and drain():
             raise JobInterrupted("the worker is shutting down")
+        _check_budget(reporter, budget_s)
         return reporter.should_cancel()
 
     return should_cancel

@@ -46,6 +46,9 @@ class JobFacts:
     method: str
     suffix: str | None
     keep_checkpoints: int
+    #: Seconds the job may run, all attempts together, and what earlier attempts used of them.
+    wall_time_budget_s: int
+    run_seconds: float
 
 
 def model_reference(model: str) -> str:
@@ -132,5 +135,8 @@ def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, j
         method=job.method,
         suffix=job.suffix,
         keep_checkpoints=chosen.hyperparameters.keep_checkpoints,
+        # A job stored before budgets existed gets the deployment's default.
+        wall_time_budget_s=min(job.wall_time_budget_s or settings.job_wall_time_s, settings.max_job_wall_time_s),
+        run_seconds=float(job.run_seconds or 0.0),
     )
     return spec, facts

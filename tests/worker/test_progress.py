@@ -145,6 +145,26 @@ def test_checkpoint_events_become_checkpoint_rows_pruned_like_the_folders(
     assert len(saved) == 4 and all("path" not in e.data and e.data["storage_key"].startswith("jobs/") for e in saved)
 
 
+def test_steps_trained_again_after_a_resume_get_no_second_event(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, claimed_job: str
+) -> None:
+    """Worker A reports steps 1-3 and dies after the step-1 checkpoint; worker B resumes from it and
+    trains steps 2-4: the loss curve has one point per step (the first report of a step stays)."""
+    first = _reporter(factory, artifacts, claimed_job)
+    for step in (1, 2, 3):
+        first.on_event(StepDone(_metrics(step, 4, loss=1.0)))
+    first.flush()
+    with session_scope(factory) as session:
+        assert take_over_stale(session, claimed_job, "worker-b", stale_before=utcnow().replace(year=2100)) is not None
+    second = JobReporter(factory, artifacts, job_id=claimed_job, worker_id="worker-b", method="supervised", keep_checkpoints=2)
+    for step in (2, 3, 4):
+        second.on_event(StepDone(_metrics(step, 4, loss=0.5)))
+    second.flush()
+
+    steps = [(e.data["step"], e.data["train_loss"], e.step) for e in job_events(factory, claimed_job) if e.type == "metrics"]
+    assert steps == [(1, 1.0, 1), (2, 1.0, 2), (3, 1.0, 3), (4, 0.5, 4)]
+
+
 def test_json_safe_replaces_what_json_columns_refuse() -> None:
     from pathlib import Path
 

@@ -111,8 +111,10 @@ def test_a_job_runs_to_succeeded_with_events_checkpoints_and_result_files(
     assert [c.step for c in checkpoints] == [2, 1]
     for checkpoint in checkpoints:
         assert checkpoint.storage_key == f"jobs/{job_id}/work/checkpoints/step-{checkpoint.step:08d}"
-        assert (artifacts.path(checkpoint.storage_key) / "adapter.safetensors").is_file()
         assert checkpoint.metrics["step"] == checkpoint.step and checkpoint.metrics["train_loss"] > 0
+    # The job ended: its folder (checkpoints included) is gone and counts no more; the rows stay as history.
+    assert not artifacts.path(f"jobs/{job_id}").exists()
+    assert job.work_bytes == 0 and job.work_cleaned_at is not None
 
     with session_scope(factory) as session:
         files = {f.id: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
@@ -337,3 +339,27 @@ def test_a_worker_that_lost_its_job_stops_and_the_next_owner_resumes_from_its_ch
             rows = {f.filename: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
         report = json.loads(artifacts.path(rows[f"{job_id}-report.json"].storage_key).read_text())
         assert report["rationales"]["generated"] == 0 and report["rationales"]["from_cache"] == report["rationales"]["pairs"]
+
+
+def test_a_job_over_its_wall_time_budget_fails_with_budget_exceeded_and_the_next_job_runs(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+) -> None:
+    # 15 training steps and the rationale stage: well over a second on the tiny model.
+    over = make_job(hyperparameters={"n_epochs": 5}, wall_time_budget_s=1)
+    after = make_job(**QUICK)
+
+    started = time.monotonic()
+    assert process_job(factory, artifacts, worker_settings, over, "worker-a", cancel_poll_s=0.1) == "failed"
+    stopped_after = time.monotonic() - started
+    job = load_job(factory, over)
+    assert (job.status, job.error_code, job.error_param) == ("failed", "budget_exceeded", "wall_time_budget_s")
+    assert "wall-time budget of 1 s" in job.error_message
+    assert 1.0 <= job.run_seconds <= stopped_after + 0.5
+    # Its history is kept, up to the failure; its folder is not.
+    messages = event_messages(factory, over)
+    assert messages[0].startswith("Created fine-tuning job") and messages[-1].startswith("Job failed: The job used its")
+    assert not artifacts.path(f"jobs/{over}").exists()
+
+    # The same worker goes on with the next job.
+    assert process_job(factory, artifacts, worker_settings, after, "worker-a") == "succeeded"
+    print(f"budget 1 s: stopped after {stopped_after:.2f} s (run_seconds {job.run_seconds:.2f})")
