@@ -5,6 +5,7 @@
 - ``radis api`` / ``radis worker``   the two processes separately (production: Postgres + Redis).
 - ``radis migrate`` schema to head (Alembic).
 - ``radis keys create|list|revoke``  API keys (stored hashed).
+- ``radis projects show|set``  a project's storage quota, job wall-time budget and usage.
 - ``radis demo``    the README's first command: a RaDis job on SmolLM2 through the HTTP API.
 - ``radis login|files|jobs|adapters|models``  the client of a running service, over HTTP
                     (:mod:`radis_cli.commands`; exit codes in :mod:`radis_cli.client`).
@@ -21,11 +22,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from radis_cli.commands import projects as projects_commands
 from radis_cli.commands import register as register_client_commands
 
 app = typer.Typer(help="RaDis fine-tuning service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(projects_commands.app, name="projects")
 register_client_commands(app)
 console = Console()
 
