@@ -13,7 +13,8 @@ from radis_core.models import load_model, resolve_model
 from radis_core.pipeline import run_job
 from radis_core.settings import EvalSettings, Hyperparameters, RadisSettings, RationaleSettings
 
-pytestmark = pytest.mark.slow
+# The real model on a 2-core CPU: two jobs with evaluation take several minutes, more on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def test_radis_on_smollm2_then_cached_rerun(tmp_path_factory):
