@@ -27,19 +27,25 @@ def _fresh(model_dir: Path) -> tuple[Any, Any]:
     return load_model(resolve_model(str(model_dir)), device="cpu", dtype="float32")
 
 
-@pytest.fixture(scope="module")
-def evaluation(tiny_model_dir: Path) -> Evaluation:
-    """The tiny model with an adapter that changes its answers, evaluated before and after."""
+def _lora_model(tiny_model_dir: Path, seed: int = 0) -> tuple[Any, Any]:
+    """The tiny model with an adapter that changes its answers."""
     import torch
 
     model, tok = _fresh(tiny_model_dir)
     model = attach_lora(model, resolve(Hyperparameters(lora_rank=4), n_examples=len(PAIRS)), seed=0)
     # LoRA's B starts at zero (the adapter does nothing yet): random B stands in for a trained adapter.
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, weight in model.named_parameters():
             if "lora_B" in name:
                 weight.copy_(torch.randn(weight.shape, generator=generator) * 0.5)
+    return model, tok
+
+
+@pytest.fixture(scope="module")
+def evaluation(tiny_model_dir: Path) -> Evaluation:
+    """The adapted tiny model, evaluated before and after."""
+    model, tok = _lora_model(tiny_model_dir)
     return evaluate_before_after(model, tok, PAIRS, DEFAULT_TRANSLATION_TEMPLATE, EVAL, RunContext())
 
 
@@ -68,24 +74,11 @@ def test_every_score_is_the_score_of_its_samples(evaluation: Evaluation, which: 
     assert scores["bleu"] < 100.0
 
 
-def _lora_model(tiny_model_dir: Path) -> tuple[Any, Any]:
-    import torch
-
-    model, tok = _fresh(tiny_model_dir)
-    model = attach_lora(model, resolve(Hyperparameters(lora_rank=4), n_examples=len(PAIRS)), seed=0)
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, weight in model.named_parameters():
-            if "lora_B" in name:
-                weight.copy_(torch.randn(weight.shape, generator=generator) * 0.5)
-    return model, tok
-
-
 def test_a_second_job_reuses_the_base_evaluation_and_a_changed_setting_misses(tiny_model_dir: Path, tmp_path: Path) -> None:
     from radis_core.evaluation.base_cache import BaseEvalCache
 
     cache = BaseEvalCache(tmp_path / "base_evaluations")
-    model, tok = _lora_model(tiny_model_dir)
+    model, tok = _lora_model(tiny_model_dir, seed=1)
     ev = EvalSettings(retention=True, max_probe_items=2, max_new_tokens=6, batch_size=8)
     first = evaluate_before_after(
         model, tok, PAIRS, DEFAULT_TRANSLATION_TEMPLATE, ev, RunContext(), cache=cache, fingerprint="fp-1"
