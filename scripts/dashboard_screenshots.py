@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from radis_cli.demo import free_port, stop_process_group, wait_ready  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
+JOB_CLIP = {"x": 0, "y": 0, "width": 1280, "height": 2000}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             page.wait_for_selector("#rationales, table.scores", timeout=60_000)
             page.wait_for_timeout(1500)  # the loss curve and the charts draw after the results load
             args.out.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.out / "dashboard-job.png"), full_page=True)
+            # The page's top: timeline, loss curve, scores with intervals, retention and the first rationales
+            # (a full page of a real job lists every rationale and runs to tens of thousands of pixels).
+            page.screenshot(path=str(args.out / "dashboard-job.png"), full_page=True, clip=JOB_CLIP)
             print(args.out / "dashboard-job.png")
             if args.compare_with:
                 page.goto(f"{base}/dashboard#/compare/{args.job}/{args.compare_with}")

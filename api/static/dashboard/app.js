@@ -250,7 +250,7 @@ function retentionBars(report) {
   const minimum = typeof retention.min_retention === "number" ? retention.min_retention : null;
   const ratios = names.map((n) => retention.benchmarks[n].retention).filter((r) => typeof r === "number");
   const top = Math.max(1.25, ...ratios, minimum || 0);
-  const W = 640, L = 150, R = 70, rowH = 30, T = 10, B = 28;
+  const W = 640, L = 150, R = 120, rowH = 30, T = 10, B = 28;
   const H = T + B + rowH * (names.length + 1);
   const px = (v) => L + (v / top) * (W - L - R);
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", id: "retention", role: "img" });
