@@ -47,6 +47,12 @@ LONG_JOB = {
     "hyperparameters": {"n_epochs": 30, "checkpoint_every": 1000},
     "method_settings": {"evaluation": {"retention": False}},
 }
+#: Runs until it is stopped (a quiet machine finishes even LONG_JOB while a test is still setting up).
+ENDLESS_JOB = {
+    "method": "supervised",
+    "hyperparameters": {"max_steps": 20_000, "checkpoint_every": 1000},
+    "method_settings": {"evaluation": {"retention": False}},
+}
 QUICK_JOB = {
     "method": "supervised",
     "hyperparameters": {"max_steps": 1},
@@ -162,7 +168,7 @@ def test_radis_serve_leaves_no_worker_behind_however_it_is_stopped(
     from worker.queue import JobQueue
 
     settings = fault_settings(worker_settings, redis_db_url, stale_after_s=600.0)
-    job_id = make_job(**LONG_JOB)
+    job_id = make_job(**ENDLESS_JOB)
     log = tmp_path / "serve.log"
     port = free_port()
     with started(radis("serve", "--port", str(port)), settings, log) as serve:

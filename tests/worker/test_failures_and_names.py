@@ -71,7 +71,14 @@ def test_model_references_and_short_names(model: str, reference: str, short: str
 
 def test_the_fine_tuned_model_name_has_four_colon_separated_fields() -> None:
     facts = JobFacts(
-        job_id="ftjob-abc", project_id="proj_x", model="/m/tiny:llama", method="radis", suffix=None, keep_checkpoints=2
+        job_id="ftjob-abc",
+        project_id="proj_x",
+        model="/m/tiny:llama",
+        method="radis",
+        suffix=None,
+        keep_checkpoints=2,
+        wall_time_budget_s=3600,
+        run_seconds=0.0,
     )
     assert fine_tuned_model_name(facts) == "ft:tiny-llama:radis:ftjob-abc"
     named = JobFacts(**{**facts.__dict__, "suffix": "legal-de"})
