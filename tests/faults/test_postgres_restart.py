@@ -95,7 +95,8 @@ def test_a_postgres_restart_mid_job_is_survived_and_the_api_says_503_meanwhile(
             method="supervised",
             seed=7,
             hyperparameters={**TINY_HYPERPARAMETERS, "n_epochs": 3},
-            method_settings={**TINY_METHOD_SETTINGS, "evaluation": {**TINY_METHOD_SETTINGS["evaluation"], "retention": False}},
+            # supervised takes no rationale section (the settings contract refuses sections a method does not take)
+            method_settings={"evaluation": {**TINY_METHOD_SETTINGS["evaluation"], "retention": False}},
         )
         job_id = job.id
 
