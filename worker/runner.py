@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from radis_core.events import JobCancelled, JobInterrupted
 from store import jobs as store_jobs
+from store import usage
 from store.artifacts import ArtifactStore
 from store.db import make_engine, make_sessionmaker
 from store.errors import InvalidTransition, NotFound
@@ -207,11 +208,14 @@ def _run(
             log.exception("job %s failed (%s)", job_id, failure.code)
         else:
             log.info("job %s failed (%s): %s", job_id, failure.code, failure.message)
-        lost = _finish(
-            factory,
-            job_id,
-            lambda s: store_jobs.mark_failed(s, job_id, worker_id, failure.code, failure.message, failure.param),
-        )
+        used_s = exc.used_s if isinstance(exc, BudgetExceeded) else None
+
+        def fail(s: Session) -> object:
+            if used_s is not None:  # the run time that broke the budget, not the last heartbeat's
+                usage.record_run_seconds(s, job_id, worker_id, used_s)
+            return store_jobs.mark_failed(s, job_id, worker_id, failure.code, failure.message, failure.param)
+
+        lost = _finish(factory, job_id, fail)
         return lost or "failed"
     finally:
         # KeyboardInterrupt/SystemExit leave the job running on purpose: its heartbeat stops, and the
