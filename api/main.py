@@ -23,6 +23,7 @@ from api.admission import AdmissionMiddleware
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
+from api.request_id import RequestIdMiddleware
 from api.routes import adapters, files, health, jobs, models, stream
 from api.routes.dashboard import mount_dashboard
 from api.schemas import ErrorEnvelope
@@ -30,6 +31,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from radis_core import __version__
 from store.artifacts import ArtifactStore
 from store.db import make_engine, make_sessionmaker
+from store.logs import configure_logging
 from store.migrate import upgrade
 from store.settings import Settings, get_settings
 from worker.queue import JobQueue, Send
@@ -53,6 +55,8 @@ def create_app(
     app migrates it on startup; a server database is migrated by the deployment (``alembic upgrade head``).
     """
     settings = settings or get_settings()
+    # After uvicorn set up its handlers (the factory runs then): the JSON formatter and the ids go on them.
+    configure_logging(settings.log_format)
     engine = None
     if session_factory is None:
         engine = make_engine(settings.database_url)
@@ -95,6 +99,8 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so it runs outermost: it also times and counts the catch-all's 500 answers.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost of all: every answer carries X-Request-ID, and every line logged for it the id.
+    app.add_middleware(RequestIdMiddleware)
     for router in (files.router, jobs.router, stream.router, adapters.router, models.router, health.router):
         app.include_router(router)
     mount_dashboard(app)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds.")
     api_port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: each process's usual log lines; json: one JSON object a line with request_id and job_id (store/logs.py).",
+    )
     allow_local_models: bool = Field(
         default=False,
         description="Accept a local folder or .gguf path as a job's model (tests, single-tenant installs); off for shared services.",

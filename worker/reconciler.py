@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import job_queries
 from store.artifacts import ArtifactStore
 from store.ids import utcnow
+from store.logs import configure_logging
 from store.settings import Settings, get_settings
 from worker.cleanup import clean_ended_jobs
 from worker.queue import JobQueue
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.unsent_grace < 0:
         parser.error(f"--unsent-grace: must be >= 0, got {args.unsent_grace}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(get_settings().log_format)
     stop = threading.Event()
     # SIGTERM (its command stopping, or the command gone: see radis_cli.service) ends the loop; exit 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())

@@ -14,9 +14,10 @@ import logging
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init, worker_shutting_down
 
 from store.artifacts import ArtifactStore
+from store.logs import configure_logging, job_context
 from store.settings import get_settings
 from worker.app import RUN_JOB_TASK, celery_app, ensure_result_folder
 from worker.drain import drain_requested, forward_to_pool_children, install_in_pool_child, running_job
@@ -27,6 +28,15 @@ log = logging.getLogger(__name__)
 # weak=False: the receivers are module functions, but Celery's default weak references are easy to lose.
 worker_process_init.connect(lambda **_: install_in_pool_child(), weak=False)
 worker_shutting_down.connect(forward_to_pool_children, weak=False)
+
+
+def _configure_logging(**_: Any) -> None:
+    """After Celery set up its handlers: the request/job id filter, and the JSON formatter when asked."""
+    configure_logging(get_settings().log_format)
+
+
+after_setup_logger.connect(_configure_logging, weak=False)
+after_setup_task_logger.connect(_configure_logging, weak=False)
 
 
 @celery_app.task(name=RUN_JOB_TASK, bind=True)
@@ -41,7 +51,7 @@ def run_job(self: Task, job_id: str) -> dict[str, Any]:
     settings.ensure_dirs()
     ensure_result_folder(settings)
     worker_id = new_worker_id()
-    with running_job():
+    with job_context(job_id), running_job():
         outcome = process_job(
             worker_sessionmaker(settings.database_url),
             ArtifactStore(settings.artifacts_root),
