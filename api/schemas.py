@@ -328,3 +328,11 @@ class ModelObject(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelObject]
+
+
+class ModelDeleted(BaseModel):
+    """OpenAI's answer to deleting a fine-tuned model."""
+
+    id: str
+    object: Literal["model"] = "model"
+    deleted: bool = True

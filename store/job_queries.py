@@ -37,21 +37,31 @@ def list_jobs(
 
 
 def fine_tuned_models(session: Session, project_id: str) -> list[Job]:
-    """The project's succeeded jobs that named a model, newest first."""
+    """The project's succeeded jobs that named a model (not deleted since), newest first."""
     return list(
         session.scalars(
             select(Job)
-            .where(Job.project_id == project_id, Job.status == JobStatus.SUCCEEDED, Job.fine_tuned_model.is_not(None))
+            .where(
+                Job.project_id == project_id,
+                Job.status == JobStatus.SUCCEEDED,
+                Job.fine_tuned_model.is_not(None),
+                Job.model_deleted_at.is_(None),
+            )
             .order_by(Job.finished_at.desc(), Job.id.desc())
         )
     )
 
 
 def fine_tuned_model(session: Session, project_id: str, model_id: str) -> Job | None:
-    """The project's succeeded job whose model is ``model_id``."""
+    """The project's succeeded job whose model is ``model_id`` (``None`` once the model was deleted)."""
     return session.scalars(
         select(Job)
-        .where(Job.project_id == project_id, Job.status == JobStatus.SUCCEEDED, Job.fine_tuned_model == model_id)
+        .where(
+            Job.project_id == project_id,
+            Job.status == JobStatus.SUCCEEDED,
+            Job.fine_tuned_model == model_id,
+            Job.model_deleted_at.is_(None),
+        )
         .limit(1)
     ).first()
 

@@ -26,8 +26,9 @@ from radis_core.stages import stage as stage_spec
 from store.errors import IdempotencyConflict, InvalidTransition, LostOwnership, NotFound, QuotaExceeded
 from store.events import add_event
 from store.ids import utcnow
-from store.models import ACTIVE_STATUSES, EventLevel, Job, JobStatus
+from store.models import ACTIVE_STATUSES, EventLevel, File, Job, JobStatus
 from store.projects import lock_project
+from store.result_files import MODEL_WEIGHTS
 
 JOB_KIND = "fine-tuning job"
 
@@ -388,3 +389,39 @@ def request_cancel(session: Session, project_id: str, job_id: str) -> Job:
         else:
             return job
     return get_job(session, project_id, job_id)
+
+
+# --- fine-tuned models ------------------------------------------------------------------------------
+
+
+def delete_fine_tuned_model(session: Session, project_id: str, model_id: str) -> tuple[Job, list[File]]:
+    """Delete the project's fine-tuned model ``model_id``: from now on no read finds it, and its weights
+    (the adapter archive, :data:`~store.result_files.MODEL_WEIGHTS`) are deleted files, no longer counted
+    in the project's storage. The job and its other result files (report, samples, metrics) stay.
+
+    Returns the job and the file rows deleted; the caller removes their blobs after commit. Another
+    project's model, a deleted one, or a name no job produced is :class:`NotFound`.
+    """
+    # The project's lock orders this against a file deletion or a quota check at the same moment.
+    lock_project(session, project_id)
+    job = session.scalars(
+        select(Job).where(
+            Job.project_id == project_id,
+            Job.status == JobStatus.SUCCEEDED,
+            Job.fine_tuned_model == model_id,
+            Job.model_deleted_at.is_(None),
+        )
+    ).first()
+    if job is None or not _conditional_update(session, job.id, [Job.model_deleted_at.is_(None)], {"model_deleted_at": utcnow()}):
+        raise NotFound("model", model_id)
+    now = utcnow()
+    deleted: list[File] = []
+    for file_id in job.result_files or []:
+        row = session.get(File, file_id)
+        if row is None or row.deleted_at is not None or not any(kind.matches(row.filename) for kind in MODEL_WEIGHTS):
+            continue
+        row.deleted_at = now
+        deleted.append(row)
+    session.flush()
+    add_event(session, job.id, f"Fine-tuned model deleted: {model_id}", data={"fine_tuned_model": model_id})
+    return get_job_any(session, job.id), deleted

@@ -63,13 +63,17 @@ class JobStatus(StrEnum):
     VALIDATING_FILES = "validating_files"
     QUEUED = "queued"
     RUNNING = "running"
+    #: Stopped on request at a checkpoint until ``resume`` queues it again (OpenAI's pause and resume).
+    PAUSED = "paused"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
 
 TERMINAL_STATUSES: frozenset[str] = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
-ACTIVE_STATUSES: frozenset[str] = frozenset({JobStatus.VALIDATING_FILES, JobStatus.QUEUED, JobStatus.RUNNING})
+#: Jobs not over yet. A paused job is one of them: it keeps its files, its folder and its place in the
+#: project's active-job limit until it is resumed and ends, or is cancelled.
+ACTIVE_STATUSES: frozenset[str] = frozenset({JobStatus.VALIDATING_FILES, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED})
 
 
 class FileStatus(StrEnum):
@@ -243,6 +247,10 @@ class Job(Base):
     result_files: Mapped[list[Any]] = mapped_column(default=list)
     estimated_finish: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: A pause was asked for while running: the worker stops at its next step, with a checkpoint (``paused``).
+    pause_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: When the fine-tuned model was deleted (``DELETE /v1/models/{id}``): it is gone from every read.
+    model_deleted_at: Mapped[datetime | None]
     worker_id: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

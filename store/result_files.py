@@ -48,6 +48,8 @@ REWRITES = ResultKind("rewrites.jsonl", "rewrites")
 TEACHER_TRANSLATIONS = ResultKind("teacher_translations.jsonl", "teacher translations")
 #: The per-pair teacher texts of each generating method (what the dashboard and ``/rationales`` browse).
 SAMPLES_BY_METHOD: dict[str, ResultKind] = {"radis": RATIONALES, "sdft": REWRITES, "seqkd": TEACHER_TRANSLATIONS}
+#: The kinds that are the model itself: deleting a fine-tuned model (``DELETE /v1/models/{id}``) deletes these.
+MODEL_WEIGHTS: tuple[ResultKind, ...] = (ADAPTER,)
 #: Every kind, in the order a job publishes them.
 RESULT_KINDS: tuple[ResultKind, ...] = (ADAPTER, REPORT, RATIONALES, REWRITES, TEACHER_TRANSLATIONS)
 

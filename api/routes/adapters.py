@@ -41,7 +41,12 @@ def result_file(session: Session, project_id: str, job_id: str, kind: ResultKind
             continue  # deleted by the caller
         if kind.matches(row.filename):
             return row
-    state = "it has not succeeded" if job.status != "succeeded" else "it has none (or it was deleted)"
+    if job.status != "succeeded":
+        state = "it has not succeeded"
+    elif job.model_deleted_at is not None:
+        state = f"its model {job.fine_tuned_model} was deleted"
+    else:
+        state = "it has none (or it was deleted)"
     raise APIError(
         404,
         f"Fine-tuning job {job_id} has no {kind.label}: {state} (status {job.status}).",

@@ -1,15 +1,17 @@
-"""``/v1/models``: the base models offered here and the project's fine-tuned models."""
+"""``/v1/models``: the base models offered here and the project's fine-tuned models (which may be deleted)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ProjectDep, SessionDep, SettingsDep
+from api.deps import ArtifactsDep, ProjectDep, SessionDep, SettingsDep
+from api.errors import APIError
 from api.job_requests import base_models
-from api.schemas import ModelList, ModelObject
+from api.schemas import ModelDeleted, ModelList, ModelObject
 from store.errors import NotFound
 from store.ids import unix_seconds
 from store.job_queries import fine_tuned_model, fine_tuned_models
+from store.jobs import delete_fine_tuned_model
 from store.models import Job
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -43,3 +45,29 @@ def get_model(model_id: str, project: ProjectDep, session: SessionDep, settings:
     if job is None:
         raise NotFound("model", model_id)
     return _fine_tuned(job)
+
+
+@router.delete(
+    "/{model_id:path}",
+    response_model=ModelDeleted,
+    responses={403: {"description": "A base model of the service (code model_not_deletable)"}},
+    summary="Delete a fine-tuned model",
+)
+def delete_model(
+    model_id: str, project: ProjectDep, session: SessionDep, settings: SettingsDep, artifacts: ArtifactsDep
+) -> ModelDeleted:
+    """Delete one of the project's fine-tuned models: its adapter goes (the result file and its bytes, no
+    longer counted in the project's storage), and later reads of the model or its adapter are 404. The job,
+    its report and its metrics stay. A base model is a 403; anything else a 404."""
+    if model_id in base_models(settings):
+        raise APIError(
+            403,
+            f"{model_id} is a base model of this service; only the project's fine-tuned (ft:…) models can be deleted.",
+            code="model_not_deletable",
+        )
+    _, deleted = delete_fine_tuned_model(session, project.id, model_id)
+    session.commit()
+    # After the commit: a failed commit leaves the bytes of a model that still exists.
+    for row in deleted:
+        artifacts.delete(row.storage_key)
+    return ModelDeleted(id=model_id)

@@ -202,3 +202,35 @@ def test_results_of_another_project_or_an_unfinished_job_are_404(
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "result_not_available"
     assert "has not succeeded" in response.json()["error"]["message"]
+
+
+def test_deleting_a_fine_tuned_model_removes_its_adapter_and_later_reads_are_404(
+    client: TestClient,
+    caller: Caller,
+    other_caller: Caller,
+    succeeded_job: SucceededJob,
+    artifacts: ArtifactStore,
+    db_sessionmaker: sessionmaker[Session],
+) -> None:
+    model = succeeded_job.fine_tuned_model
+    with session_scope(db_sessionmaker) as session:
+        adapter_key = store_files.get_file(session, caller.project_id, succeeded_job.adapter_file_id).storage_key
+    # Another project's model is not found (and stays); a base model is refused, with the reason.
+    assert client.delete(f"/v1/models/{model}", headers=other_caller.headers).status_code == 404
+    base = client.delete("/v1/models/HuggingFaceTB/SmolLM2-135M-Instruct", headers=caller.headers)
+    assert base.status_code == 403 and base.json()["error"]["code"] == "model_not_deletable"
+    assert artifacts.exists(adapter_key)
+
+    deleted = client.delete(f"/v1/models/{model}", headers=caller.headers)
+    assert deleted.status_code == 200 and deleted.json() == {"id": model, "object": "model", "deleted": True}
+
+    assert not artifacts.exists(adapter_key)
+    assert client.get(f"/v1/models/{model}", headers=caller.headers).status_code == 404
+    assert model not in {m["id"] for m in client.get("/v1/models", headers=caller.headers).json()["data"]}
+    adapter = client.get(f"{JOBS}/{succeeded_job.id}/adapter", headers=caller.headers)
+    assert adapter.status_code == 404 and "was deleted" in adapter.json()["error"]["message"]
+    assert client.get(f"/v1/files/{succeeded_job.adapter_file_id}/content", headers=caller.headers).status_code == 404
+    # The job and its report stay; a second delete is a 404.
+    assert client.get(f"{JOBS}/{succeeded_job.id}", headers=caller.headers).json()["fine_tuned_model"] == model
+    assert client.get(f"{JOBS}/{succeeded_job.id}/report", headers=caller.headers).status_code == 200
+    assert client.delete(f"/v1/models/{model}", headers=caller.headers).status_code == 404
