@@ -66,7 +66,9 @@ def run(
     ),
     out: Path = typer.Option(Path("runs/latest"), help="Output folder: adapter/, report.json, report.md, rationales.jsonl."),
     seed: int = typer.Option(42, min=0, max=2**31 - 1),
-    hp: list[str] = typer.Option([], "--hp", help="A hyperparameter, KEY=VALUE (repeatable): --hp lora_rank=8 --hp n_epochs=2."),
+    hp: list[str] = typer.Option(
+        [], "--hp", help="A hyperparameter, KEY=VALUE (repeatable): --hp lora_rank=8 --hp n_epochs=2 --hp dtype=bfloat16."
+    ),
     sets: list[str] = typer.Option(
         [], "--set", help="Any setting, SECTION.KEY=VALUE (repeatable): --set evaluation.max_probe_items=40."
     ),

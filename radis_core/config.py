@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from pydantic import TypeAdapter, ValidationError
 
+from radis_core.dtype import DtypeRequest
 from radis_core.settings import (
     DEFAULT_RATIONALE_TEMPLATE,
     DEFAULT_TRANSLATION_TEMPLATE,
@@ -59,7 +59,6 @@ class JobSpec:
     work_dir: Path | None = None
     export_merged: bool = False
     device: str = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
     def __post_init__(self) -> None:
         try:
@@ -71,6 +70,11 @@ class JobSpec:
     def method(self) -> Method:
         """The method these settings belong to."""
         return as_method(next(name for name, model in METHOD_SETTINGS.items() if type(self.settings) is model))
+
+    @property
+    def dtype(self) -> DtypeRequest:
+        """The base weights' dtype as asked (``hyperparameters.dtype``); :func:`radis_core.dtype.resolve_dtype` resolves it."""
+        return self.settings.hyperparameters.dtype
 
     @property
     def hyperparameters(self) -> Hyperparameters:

@@ -265,14 +265,15 @@ def pick_device(device: str = "auto") -> str:
 
 
 def pick_dtype(dtype: str, device: str) -> Any:
-    """``auto`` → bf16 on a GPU that supports it, fp32 on CPU (bf16 matmuls are slow on most CPUs)."""
+    """The torch dtype for ``dtype`` on ``device``; ``auto`` is resolved by :func:`radis_core.dtype.resolve_dtype`
+    (bf16 where the device computes it natively, fp32 elsewhere)."""
     import torch
+
+    from radis_core.dtype import resolve_dtype
 
     if dtype != "auto":
         return getattr(torch, dtype)
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    return getattr(torch, resolve_dtype("auto", device).name)
 
 
 def load_model(resolved: ResolvedModel, *, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any]:

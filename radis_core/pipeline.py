@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from radis_core.config import JobSpec
+from radis_core.dtype import ResolvedDtype, resolve_dtype
 from radis_core.evaluation.base_cache import BaseEvalCache
 from radis_core.evaluation.before_after import Evaluation, evaluate_before_after
 from radis_core.events import (
@@ -92,15 +93,28 @@ def load_base_model(spec: JobSpec, run: RunContext) -> tuple[Any, Any, Any]:
     from radis_core.models import load_model, resolve_model
 
     source = resolve_model(spec.model, _cache_dir(spec))
-    model, tokenizer = load_model(source, device=spec.device, dtype=spec.dtype)
+    dtype = base_dtype(spec)
+    model, tokenizer = load_model(source, device=spec.device, dtype=dtype.name)
     run.emit(
         Note(
             "loading_model",
-            f"Loaded {spec.model} ({source.kind}, fingerprint {source.fingerprint[:12]})",
-            {"fingerprint": source.fingerprint, "parameters": sum(p.numel() for p in model.parameters())},
+            f"Loaded {spec.model} ({source.kind}, fingerprint {source.fingerprint[:12]}) in {dtype.name} ({dtype.reason})",
+            {
+                "fingerprint": source.fingerprint,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "dtype": dtype.name,
+                "dtype_reason": dtype.reason,
+            },
         )
     )
     return model, tokenizer, source
+
+
+def base_dtype(spec: JobSpec) -> ResolvedDtype:
+    """The dtype the job's base weights are loaded in on this machine, and why (``hyperparameters.dtype`` resolved)."""
+    from radis_core.models import pick_device
+
+    return resolve_dtype(spec.dtype, pick_device(spec.device))
 
 
 def _cache_dir(spec: JobSpec) -> Path:
@@ -122,7 +136,7 @@ def train_adapter(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, targ
         max_seq_len=spec.hyperparameters.max_seq_len,
         targets=targets.targets,
     )
-    hp = resolve(spec.hyperparameters, n_examples=len(examples))
+    hp = resolve(spec.hyperparameters, n_examples=len(examples), dtype=base_dtype(spec))
     run.emit(TrainingStarted(hp, asdict(build)))
     model = attach_lora(model, hp, spec.seed)
     work_dir = Path(spec.work_dir) if spec.work_dir else Path(spec.output_dir) / "work"
@@ -171,6 +185,8 @@ def export_results(
             "method": spec.method,
             "seed": spec.seed,
             "fingerprint": source.fingerprint,
+            "dtype": trained.hyperparameters.dtype,
+            "dtype_reason": trained.hyperparameters.dtype_reason,
             "train_pairs": len(data.train_pairs),
             "eval_pairs": len(data.eval_pairs),
             "base_evaluation": "reused from an earlier job (base-evaluation cache)" if evaluation.base.cached else "computed",

@@ -1,7 +1,7 @@
 """On-disk cache of what a teacher wrote per pair (rationales, rewrites, translations): a second job on
 the same data and model generates nothing.
 
-Keyed by (model fingerprint, prompt template, decoding settings, pair hash); each entry keeps the
+Keyed by (model fingerprint, weights' dtype, prompt template, decoding settings, pair hash); each entry keeps the
 text, its token count and why generation stopped (a budget-cut text must not pass for a finished one). SQLite (stdlib) in WAL
 mode gives atomic, concurrent-safe writes from several workers on one host without a server.
 """
@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 
-def cache_key(*, model_fingerprint: str, template: str, decoding: Any, pair_hash: str) -> str:
-    """Stable key: any change to model, template, decoding settings or the pair gives a new key."""
+def cache_key(*, model_fingerprint: str, dtype: str, template: str, decoding: Any, pair_hash: str) -> str:
+    """Stable key: any change to model, the dtype it computed in, template, decoding settings or the pair gives a new key.
+
+    ``dtype`` is the teacher's weights' dtype (``torch.float32``, ``torch.bfloat16``): greedy text decoded in
+    bf16 differs from fp32 text, so a bf16 job must not reuse an fp32 job's rationales or the reverse.
+    """
     dec = asdict(decoding) if is_dataclass(decoding) and not isinstance(decoding, type) else decoding
     blob = json.dumps(
-        {"model": model_fingerprint, "template": template, "decoding": dec, "pair": pair_hash},
+        {"model": model_fingerprint, "dtype": dtype, "template": template, "decoding": dec, "pair": pair_hash},
         sort_keys=True,
         ensure_ascii=False,
         default=list,

@@ -60,11 +60,15 @@ def generate_with_cache(
 ) -> TeacherRun:
     """Generate for every prompt whose key is not cached yet; outputs in the prompts' order.
 
-    ``prompts[i]`` is ``pairs[i]``'s prompt; the cache key is (``model_fingerprint``, ``keyed_template``
+    ``prompts[i]`` is ``pairs[i]``'s prompt; the cache key is (``model_fingerprint``, the model's dtype, ``keyed_template``
     — the template, prefixed by what kind of text it asks for —, ``decoding``, the pair).
     """
+    # The dtype the teacher computes in (its first parameter is a frozen base weight, never a LoRA one).
+    dtype = str(next(model.parameters()).dtype)
     keys = [
-        cache_key(model_fingerprint=model_fingerprint, template=keyed_template, decoding=decoding, pair_hash=p.pair_hash)
+        cache_key(
+            model_fingerprint=model_fingerprint, dtype=dtype, template=keyed_template, decoding=decoding, pair_hash=p.pair_hash
+        )
         for p in pairs
     ]
     hits = cache.get_many(keys) if cache else {}

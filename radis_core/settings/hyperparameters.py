@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from radis_core.dtype import DtypeName, DtypeRequest, ResolvedDtype, resolve_dtype
 from radis_core.settings.fields import SettingsError, SettingsModel, setting
 
 Auto = Literal["auto"]
@@ -56,6 +57,12 @@ class Hyperparameters(SettingsModel):
         "auto", "Save a resumable checkpoint every N optimizer steps; auto = a quarter of the run.", unit="steps"
     )
     keep_checkpoints: int = setting(2, "Newest checkpoints kept on disk.", unit="checkpoints", ge=1, le=100)
+    dtype: DtypeRequest = setting(
+        "auto",
+        "Dtype of the frozen base weights in generation, training and evaluation (LoRA weights and optimizer stay "
+        "float32); auto = bfloat16 where the device computes it natively (CUDA with bf16, a CPU with AMX or "
+        "AVX-512 BF16), float32 elsewhere.",
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class ResolvedHyperparameters:
     max_seq_len: int
     checkpoint_every: int
     keep_checkpoints: int
+    #: The base weights' dtype as resolved on the machine that ran the job, and why (radis_core.dtype).
+    dtype: DtypeName
+    dtype_reason: str
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the job's ``hyperparameters`` once resolved, ``meta.json``)."""
@@ -91,8 +101,13 @@ class ResolvedHyperparameters:
 AUTO_LEARNING_RATE = 2e-4
 
 
-def resolve(hp: Hyperparameters, *, n_examples: int) -> ResolvedHyperparameters:
-    """Fill every ``"auto"`` field from the number of training examples."""
+def resolve(hp: Hyperparameters, *, n_examples: int, dtype: ResolvedDtype | None = None) -> ResolvedHyperparameters:
+    """Fill every ``"auto"`` field from the number of training examples.
+
+    ``dtype`` is the base weights' dtype as the run resolved it on its device; without one, ``hp.dtype`` is
+    resolved for the CPU of this machine.
+    """
+    chosen = dtype if dtype is not None else resolve_dtype(hp.dtype, "cpu")
     if n_examples <= 0:
         raise SettingsError(
             "hyperparameters.max_seq_len",
@@ -123,4 +138,6 @@ def resolve(hp: Hyperparameters, *, n_examples: int) -> ResolvedHyperparameters:
         max_seq_len=hp.max_seq_len,
         checkpoint_every=hp.checkpoint_every if hp.checkpoint_every != "auto" else max(1, total // 4),
         keep_checkpoints=hp.keep_checkpoints,
+        dtype=chosen.name,
+        dtype_reason=chosen.reason,
     )

@@ -107,6 +107,28 @@ def test_supervised_job_generates_no_rationales(tmp_path, tiny_model_dir):
     assert not (res.report_path.parent / "rationales.jsonl").exists()
 
 
+def test_a_bf16_job_keeps_lora_in_fp32_records_its_dtype_and_shares_no_cache_with_fp32(tmp_path, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    def hp(dtype):
+        return Hyperparameters(batch_size=4, n_epochs=1, lora_rank=4, max_seq_len=192, dtype=dtype)
+
+    events = []
+    bf16 = run_job(_spec(tmp_path, tiny_model_dir, sections={"hyperparameters": hp("bfloat16")}), on_event=events.append)
+    loaded = next(e for e in events if e.stage == "loading_model" and "dtype" in (e.data or {}))
+    assert loaded.data["dtype"] == "bfloat16" and "bfloat16" in loaded.message
+    meta = json.loads((bf16.adapter_dir / "meta.json").read_text())
+    assert (meta["hyperparameters"]["dtype"], meta["hyperparameters"]["dtype_reason"]) == ("bfloat16", "asked for bfloat16")
+    assert bf16.report["meta"]["dtype"] == "bfloat16" and bf16.report["training"]["hyperparameters"]["dtype"] == "bfloat16"
+    assert {str(t.dtype) for t in load_file(bf16.adapter_dir / "adapter_model.safetensors").values()} == {"torch.float32"}
+    assert all(isinstance(loss, float) and loss == loss for loss in bf16.report["training"]["losses"])  # finite, not NaN
+
+    # The same job in fp32 on the same cache: neither the rationales nor the base evaluation of the bf16 job fit.
+    fp32 = run_job(_spec(tmp_path, tiny_model_dir, sections={"hyperparameters": hp("float32")}, output_dir=tmp_path / "fp32"))
+    assert fp32.report["meta"]["dtype"] == "float32"
+    assert fp32.report["rationales"]["from_cache"] == 0 and fp32.report["meta"]["base_evaluation"] == "computed"
+
+
 def test_cancel_stops_the_job(tmp_path, tiny_model_dir):
     calls = {"n": 0}
 

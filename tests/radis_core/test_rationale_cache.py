@@ -3,7 +3,9 @@ import multiprocessing as mp
 from radis_core.generation import DecodeSettings
 from radis_core.rationale_cache import RationaleCache, cache_key
 
-BASE = dict(model_fingerprint="fp", template="T {source}", decoding=DecodeSettings(max_new_tokens=8), pair_hash="p")
+BASE = dict(
+    model_fingerprint="fp", dtype="torch.float32", template="T {source}", decoding=DecodeSettings(max_new_tokens=8), pair_hash="p"
+)
 
 
 def test_key_changes_with_every_component():
@@ -11,6 +13,7 @@ def test_key_changes_with_every_component():
     assert k == cache_key(**BASE)
     variants = [
         {**BASE, "model_fingerprint": "fp2"},
+        {**BASE, "dtype": "torch.bfloat16"},
         {**BASE, "template": "U {source}"},
         {**BASE, "decoding": DecodeSettings(max_new_tokens=9)},
         {**BASE, "decoding": DecodeSettings(max_new_tokens=8, repetition_penalty=1.1)},

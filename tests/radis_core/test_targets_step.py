@@ -44,6 +44,9 @@ WRITTEN = [
 
 
 def _spec(tmp_path: Path, model_dir: Path, settings: SupervisedSettings) -> JobSpec:
+    # A separate teacher loads in float32 on any machine (auto would pick bf16 on a CPU with native bf16).
+    fp32 = settings.hyperparameters.model_copy(update={"dtype": "float32"})
+    settings = settings.model_copy(update={"hyperparameters": fp32})
     return JobSpec(
         model=str(model_dir),
         train_file=tmp_path / "unused.jsonl",  # draw_targets is handed the pairs
@@ -52,7 +55,6 @@ def _spec(tmp_path: Path, model_dir: Path, settings: SupervisedSettings) -> JobS
         seed=3,
         cache_dir=tmp_path / "cache",
         device="cpu",
-        dtype="float32",
     )
 
 
@@ -144,7 +146,11 @@ def test_a_named_teacher_writes_the_targets_and_keys_them_by_its_own_fingerprint
         def keys(fingerprint: str) -> list[str]:
             return [
                 cache_key(
-                    model_fingerprint=fingerprint, template=settings.rationale.template, decoding=decoding, pair_hash=p.pair_hash
+                    model_fingerprint=fingerprint,
+                    dtype="torch.float32",
+                    template=settings.rationale.template,
+                    decoding=decoding,
+                    pair_hash=p.pair_hash,
                 )
                 for p in pairs
             ]

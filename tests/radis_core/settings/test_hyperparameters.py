@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from radis_core.dtype import ResolvedDtype
 from radis_core.settings import Hyperparameters, SettingsError, build, resolve
 
 
@@ -46,12 +47,23 @@ def test_no_example_fitting_names_max_seq_len():
         ("learning_rate_multiplier", 1e30),
         ("target_modules", ["q_proj", "../x"]),
         ("target_modules", []),
+        ("dtype", "float16"),
+        ("dtype", "bf16"),
     ],
 )
 def test_bad_values_are_refused_on_construction_naming_the_field(field, value):
     with pytest.raises(SettingsError) as caught:
         build(Hyperparameters, {field: value}, "hyperparameters")
     assert caught.value.path.startswith(f"hyperparameters.{field}")
+
+
+def test_dtype_is_resolved_with_its_reason_and_recorded():
+    asked = resolve(Hyperparameters(dtype="bfloat16"), n_examples=8)
+    assert (asked.dtype, asked.dtype_reason) == ("bfloat16", "asked for bfloat16")
+    given = resolve(Hyperparameters(), n_examples=8, dtype=ResolvedDtype("float32", "auto: test"))
+    assert given.to_dict()["dtype"] == "float32" and given.to_dict()["dtype_reason"] == "auto: test"
+    auto = resolve(Hyperparameters(), n_examples=8)  # resolved for this machine's CPU, with a reason that says so
+    assert auto.dtype in ("float32", "bfloat16") and auto.dtype_reason.startswith("auto: ")
 
 
 def test_unknown_key_is_refused_as_unknown():
