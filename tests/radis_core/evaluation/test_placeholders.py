@@ -110,3 +110,16 @@ def test_module_imports_no_torch() -> None:
         "bad = sorted(m for m in ('torch', 'transformers') if m in sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+def test_diff_and_rule_honour_the_kinds_on_both_sides() -> None:
+    source = "Delete %(name)s? <b>{count}</b>"
+    hypothesis = "Löschen %(name)s? {anzahl} <i>"
+    assert placeholder_diff(source, hypothesis) == (["</b>", "<b>", "{count}"], ["<i>", "{anzahl}"])
+    # Only printf fields: the brace and html differences on either side are not looked at.
+    assert placeholder_diff(source, hypothesis, kinds=("printf",)) == ([], [])
+    assert preserves_placeholders(source, hypothesis, kinds=("printf",)) is True
+    # Only brace fields: one missing on the source side, one extra on the hypothesis side.
+    assert placeholder_diff(source, hypothesis, kinds=("brace",)) == (["{count}"], ["{anzahl}"])
+    assert placeholder_diff(source, "Löschen %(name)s? <i>", kinds=("html",)) == (["</b>", "<b>"], ["<i>"])
+    assert placeholder_diff("Löschen", "<b>%(x)s</b>", kinds=("printf",)) == ([], ["%(x)s"])
