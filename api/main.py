@@ -29,7 +29,7 @@ from api.routes.dashboard import mount_dashboard
 from api.schemas import ErrorEnvelope
 from api.security_headers import SecurityHeadersMiddleware
 from radis_core import __version__
-from store.artifacts import ArtifactStore
+from store.artifacts import open_artifact_store
 from store.db import make_engine, make_sessionmaker
 from store.logs import configure_logging
 from store.migrate import upgrade
@@ -89,7 +89,7 @@ def create_app(
     app.state.radis = AppState(
         settings=settings,
         session_factory=session_factory,
-        artifacts=ArtifactStore(settings.artifacts_root),
+        artifacts=open_artifact_store(settings),
         queue=JobQueue(session_factory, settings, send=enqueue),
         metrics=metrics,
     )

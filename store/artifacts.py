@@ -21,7 +21,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from store.settings import Settings
 
 MiB = 1024 * 1024
 
@@ -250,6 +253,37 @@ class ArtifactStore:
         shutil.rmtree(path)
         return True
 
+    # --- what the S3 backend (store/s3_artifacts.py) does differently; trivial on one filesystem ----
+
+    def local_file(self, key: str, scratch_dir: Path | str) -> Path:
+        """A local file holding the blob, for code that needs a path (the pipeline's inputs).
+
+        Here the blob itself (``FileNotFoundError`` if missing); the S3 backend downloads it into
+        ``scratch_dir`` once."""
+        path = self.path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no artifact at {key}")
+        return path
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """A local path of the blob for the length of the block (the S3 backend removes its copy after)."""
+        yield self.local_file(key, self.root / _TMP_DIR)
+
+    def publish_job_folder(self, job_id: str, folder: str, *, marker: str) -> int:
+        """Make the complete units (checkpoints: subfolders holding ``marker``) of the job's ``folder`` readable
+        by other hosts; returns the bytes copied. Nothing to do on a shared filesystem."""
+        return 0
+
+    def restore_job_folder(self, job_id: str, folder: str, *, marker: str) -> int:
+        """Bring the job's complete units published by another host into the local folder; returns their
+        count. Nothing to do on a shared filesystem."""
+        return 0
+
+    def describe(self) -> str:
+        """Where the blobs live, for logs."""
+        return str(self.root)
+
     def key_of(self, path: Path | str) -> str:
         """The key of a path inside the root (for files the worker wrote under :meth:`job_dir`)."""
         resolved = Path(path).resolve()
@@ -258,6 +292,16 @@ class ArtifactStore:
         key = resolved.relative_to(self.root).as_posix()
         self._check_key(key)
         return key
+
+
+def open_artifact_store(settings: Settings) -> ArtifactStore:
+    """The store the settings name: the bucket of ``artifact_url`` (with ``artifact_dir`` as this process's
+    scratch folder), else the local folder ``artifact_dir``."""
+    if settings.artifact_url:
+        from store.s3_artifacts import S3ArtifactStore
+
+        return S3ArtifactStore(settings.artifact_url, settings.artifacts_root)
+    return ArtifactStore(settings.artifacts_root)
 
 
 class _HashingWriter:

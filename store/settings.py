@@ -73,7 +73,12 @@ class Settings(BaseSettings):
     broker_url: str = Field(default="", description="Celery broker; default a SQLite broker that needs no server.")
     result_backend: str = Field(default="", description="Celery result backend; default SQLite under data_dir.")
     artifact_dir: Path | None = Field(
-        default=None, description="Uploaded files, checkpoints, adapters; default <data_dir>/artifacts."
+        default=None,
+        description="Uploaded files, checkpoints, adapters; default <data_dir>/artifacts. With artifact_url: this process's scratch folder.",
+    )
+    artifact_url: str = Field(
+        default="",
+        description="s3://bucket/prefix: keep artifacts in an S3-compatible bucket (endpoint and credentials from the AWS_* variables); empty = artifact_dir.",
     )
     cache_dir: Path = Field(default=Path("~/.cache/radis"), description="Model and rationale cache (RADIS_CACHE_DIR).")
     max_upload_bytes: int = Field(default=512 * MiB, gt=0, description="Largest accepted upload.")
@@ -166,6 +171,10 @@ class Settings(BaseSettings):
         if not self.result_backend:
             self.result_backend = f"db+sqlite:///{self.data_dir / 'celery-results.db'}"
         self.artifact_dir = (self.artifact_dir or self.data_dir / "artifacts").expanduser().resolve()
+        if self.artifact_url:
+            from store.s3_artifacts import parse_artifact_url
+
+            parse_artifact_url(self.artifact_url)  # a malformed URL stops the process at start
         if self.job_wall_time_s > self.max_job_wall_time_s:
             raise ValueError(
                 f"job_wall_time_s ({self.job_wall_time_s}) must not exceed max_job_wall_time_s ({self.max_job_wall_time_s})"

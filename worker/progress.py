@@ -38,6 +38,7 @@ from store.artifacts import ArtifactStore, UnsafeKey
 from store.errors import InvalidTransition
 from store.ids import utcnow
 from store.models import Checkpoint, EventType
+from worker.checkpoint_sync import publish_checkpoints
 from worker.store_writes import in_transaction
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,8 @@ class JobReporter:
         data = {k: v for k, v in data.items() if k != "path"}
         if storage_key is not None:
             data["storage_key"] = storage_key
+        # Before the row: a checkpoint that is recorded is readable by any host that takes the job over.
+        publish_checkpoints(self._artifacts, self.job_id)
         # The folder is counted in the project's storage while the job lives (store.usage).
         work_bytes = self._artifacts.job_dir_bytes(self.job_id)
 

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import job_queries
-from store.artifacts import ArtifactStore
+from store.artifacts import ArtifactStore, open_artifact_store
 from store.ids import utcnow
 from store.logs import configure_logging
 from store.settings import Settings, get_settings
@@ -124,7 +124,7 @@ def run_forever(
     settings = settings or get_settings()
     factory = factory or worker_sessionmaker(settings.database_url)
     queue = queue or JobQueue(factory, settings)
-    artifacts = ArtifactStore(settings.artifacts_root)
+    artifacts = open_artifact_store(settings)
     stop = stop or threading.Event()
     sent: dict[str, datetime] = {}
     log.info("reconciler started (every %.0f s)", interval_s)

@@ -37,6 +37,7 @@ from store.errors import InvalidTransition, NotFound
 from store.ids import utcnow
 from store.models import JobStatus
 from store.settings import Settings
+from worker.checkpoint_sync import restore_checkpoints
 from worker.cleanup import clean_job
 from worker.failures import BudgetExceeded, Failure, classify
 from worker.progress import Heartbeat, JobReporter, OwnershipLost
@@ -163,6 +164,8 @@ def _run(
     heartbeat: Heartbeat | None = None
     try:
         spec, facts = in_transaction(factory, lambda s: build_spec(s, artifacts, settings, store_jobs.get_job_any(s, job_id)))
+        # Checkpoints another host wrote (the bucket) come into this worker's folder before training resumes.
+        restore_checkpoints(artifacts, job_id)
         reporter = JobReporter(
             factory,
             artifacts,

@@ -86,15 +86,20 @@ def model_short_name(model: str) -> str:
     return cleaned or "model"
 
 
-def _blob_path(session: Session, artifacts: ArtifactStore, file_id: str, param: str) -> Path:
+def _blob_path(session: Session, artifacts: ArtifactStore, file_id: str, param: str, scratch_dir: Path) -> Path:
+    """A local path of the file's blob: the blob itself, or its copy in ``scratch_dir`` (the job's folder)
+    when the blobs live in a bucket."""
     row = session.get(File, file_id)
     if row is None:
         raise SpecError("invalid_training_file", f"{param.replace('_', ' ')} {file_id} does not exist", param)
-    path = artifacts.path(row.storage_key)
-    if row.deleted_at is not None or not path.is_file():
+    deleted = SpecError("invalid_training_file", f"{param.replace('_', ' ')} {file_id} was deleted before the job started", param)
+    if row.deleted_at is not None:
         # The row is soft-deleted and its blob may already be gone: a run must not read half a file.
-        raise SpecError("invalid_training_file", f"{param.replace('_', ' ')} {file_id} was deleted before the job started", param)
-    return path
+        raise deleted
+    try:
+        return artifacts.local_file(row.storage_key, scratch_dir)
+    except FileNotFoundError:
+        raise deleted from None
 
 
 def job_settings(job: Job) -> SupervisedSettings:
@@ -112,11 +117,14 @@ def job_settings(job: Job) -> SupervisedSettings:
 
 def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, job: Job) -> tuple[JobSpec, JobFacts]:
     """The pipeline's spec for ``job`` and the facts about it; :class:`SpecError` when the stored job is unusable."""
-    train_file = _blob_path(session, artifacts, job.training_file_id, "training_file")
-    valid_file = _blob_path(session, artifacts, job.validation_file_id, "validation_file") if job.validation_file_id else None
+    job_dir = artifacts.job_dir(job.id)
+    inputs = job_dir / "inputs"
+    train_file = _blob_path(session, artifacts, job.training_file_id, "training_file", inputs)
+    valid_file = (
+        _blob_path(session, artifacts, job.validation_file_id, "validation_file", inputs) if job.validation_file_id else None
+    )
 
     chosen = job_settings(job)
-    job_dir = artifacts.job_dir(job.id)
     spec = JobSpec(
         model=model_reference(job.model),
         train_file=train_file,

@@ -16,7 +16,7 @@ from typing import Any
 from celery import Task
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init, worker_shutting_down
 
-from store.artifacts import ArtifactStore
+from store.artifacts import open_artifact_store
 from store.logs import configure_logging, job_context
 from store.settings import get_settings
 from worker.app import RUN_JOB_TASK, celery_app, ensure_result_folder
@@ -54,7 +54,7 @@ def run_job(self: Task, job_id: str) -> dict[str, Any]:
     with job_context(job_id), running_job():
         outcome = process_job(
             worker_sessionmaker(settings.database_url),
-            ArtifactStore(settings.artifacts_root),
+            open_artifact_store(settings),
             settings,
             job_id,
             worker_id,

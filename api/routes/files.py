@@ -16,13 +16,18 @@ from api.schemas import FileDeleted, FileList, FileObject
 from api.uploads import FORM_OVERHEAD_BYTES, receive_upload
 from radis_core.corpus import ValidationReport, validate_corpus
 from store import files as store_files
-from store.artifacts import TooLarge
+from store.artifacts import ArtifactStore, TooLarge
 from store.db import session_scope
 from store.ids import new_file_id
 from store.models import FileStatus
 from store.result_files import FILES_PREFIX, UPLOAD_PURPOSES
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
+
+
+def _validate_blob(artifacts: ArtifactStore, key: str, filename: str | None) -> ValidationReport:
+    with artifacts.local_copy(key) as path:
+        return validate_corpus(path, filename=filename)
 
 
 def _corpus_error(report: ValidationReport) -> APIError:
@@ -71,7 +76,8 @@ async def upload_file(request: Request, project: ProjectDep, state: StateDep) ->
                 code="invalid_value",
             )
         # The caller's filename picks the format (by extension) and is shown back; it never names a path.
-        report = await run_in_threadpool(validate_corpus, artifacts.path(blob.key), filename=received.filename)
+        # A local path: the blob itself, or a temporary copy when the blobs live in a bucket.
+        report = await run_in_threadpool(_validate_blob, artifacts, blob.key, received.filename)
         if not report.ok:
             raise _corpus_error(report)
 
