@@ -126,16 +126,33 @@ def api_cmd(host: str | None = None, port: int | None = None, workers: int = 1) 
 
 
 @app.command("worker")
-def worker_cmd(concurrency: int = 1) -> None:
+def worker_cmd(
+    concurrency: int = 1,
+    gpus: str | None = typer.Option(
+        None, help="Devices to use, e.g. 0,1: one worker process per device (CUDA_VISIBLE_DEVICES), one job at a time each."
+    ),
+) -> None:
     """The Celery worker on the gpu queue, and the reconciler beside it. SIGTERM (`docker stop`) drains:
     the running job finishes its step, checkpoints and goes back to the queue, then the command exits 0."""
     from radis_cli import service
 
+    devices: list[str] = []
+    if gpus is not None:
+        try:
+            devices = service.parse_gpus(gpus)
+        except ValueError as exc:
+            console.print(f"[red]radis worker: {exc}[/]")
+            raise typer.Exit(2) from None
+        if concurrency != 1:
+            console.print("[red]radis worker: --gpus runs one job per device; leave --concurrency at 1[/]")
+            raise typer.Exit(2)
     s = _settings()
     service.exit_on_sigterm()
     procs: list[subprocess.Popen] = []
     try:
-        procs = service.start_worker_processes(dict(os.environ, RADIS_DATA_DIR=str(s.data_dir)), concurrency=concurrency)
+        procs = service.start_worker_processes(
+            dict(os.environ, RADIS_DATA_DIR=str(s.data_dir)), concurrency=concurrency, gpus=devices
+        )
         while all(p.poll() is None for p in procs):
             time.sleep(1)
     except (KeyboardInterrupt, SystemExit):

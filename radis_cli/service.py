@@ -36,8 +36,9 @@ class WorkerLockHeld(Exception):
     """Another ``radis serve`` (or the worker it left finishing a step) holds the data folder's lock."""
 
 
-def worker_command(concurrency: int = 1) -> list[str]:
-    """The Celery worker command line (one job per child process, the gpu queue)."""
+def worker_command(concurrency: int = 1, hostname: str | None = None) -> list[str]:
+    """The Celery worker command line (one job per child process, the gpu queue); ``hostname`` is Celery's
+    node name (``gpu0@%h``), unique per worker process on a host."""
     return [
         sys.executable,
         "-m",
@@ -55,18 +56,51 @@ def worker_command(concurrency: int = 1) -> list[str]:
         "INFO",
         "--without-gossip",
         "--without-mingle",
+        *(["--hostname", hostname] if hostname else []),
     ]
 
 
-def start_worker_processes(env: dict[str, str], pass_fds: Sequence[int] = (), concurrency: int = 1) -> list[subprocess.Popen]:
-    """The Celery worker and the reconciler, each signalled with ``SIGTERM`` when this process exits."""
+def parse_gpus(text: str) -> list[str]:
+    """``"0,1"`` → ``["0", "1"]``: device indices or UUIDs as ``CUDA_VISIBLE_DEVICES`` takes them, each once.
+    ``ValueError`` names what is wrong."""
+    devices = [part.strip() for part in text.split(",")]
+    if not text.strip() or any(not d for d in devices):
+        raise ValueError(f"--gpus: a comma-separated list of devices such as 0,1; got {text!r}")
+    for device in devices:
+        if not all(c.isalnum() or c == "-" for c in device):
+            raise ValueError(f"--gpus: {device!r} is not a device index or UUID")
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"--gpus: a device is listed twice in {text!r} (two workers would share it)")
+    return devices
+
+
+def worker_plan(env: dict[str, str], concurrency: int = 1, gpus: Sequence[str] = ()) -> list[tuple[list[str], dict[str, str]]]:
+    """The commands ``radis worker`` starts and each one's environment.
+
+    Without ``gpus``: one Celery worker (``concurrency`` children) and the reconciler. With ``gpus``: one
+    Celery worker per device, pinned to it by ``CUDA_VISIBLE_DEVICES`` and running one job at a time
+    (so each job sees exactly one device, as ``cuda:0``), and one reconciler for the host.
+    """
+    if not gpus:
+        return [(worker_command(concurrency), env), ([sys.executable, "-m", "worker.reconciler"], env)]
+    plan = [(worker_command(1, hostname=f"gpu{device}@%h"), {**env, "CUDA_VISIBLE_DEVICES": device}) for device in gpus]
+    return [*plan, ([sys.executable, "-m", "worker.reconciler"], env)]
+
+
+def start_worker_processes(
+    env: dict[str, str], pass_fds: Sequence[int] = (), concurrency: int = 1, gpus: Sequence[str] = ()
+) -> list[subprocess.Popen]:
+    """The Celery worker(s) and the reconciler (:func:`worker_plan`), each signalled with ``SIGTERM`` when
+    this process exits."""
     parent = os.getpid()
 
     def child_setup() -> None:
         die_with_parent(signal.SIGTERM, parent)
 
-    commands = [worker_command(concurrency), [sys.executable, "-m", "worker.reconciler"]]
-    return [subprocess.Popen(command, env=env, pass_fds=tuple(pass_fds), preexec_fn=child_setup) for command in commands]
+    return [
+        subprocess.Popen(command, env=child_env, pass_fds=tuple(pass_fds), preexec_fn=child_setup)
+        for command, child_env in worker_plan(env, concurrency, gpus)
+    ]
 
 
 def stop(procs: Sequence[subprocess.Popen], grace: float = STOP_GRACE_S) -> None:
@@ -134,8 +168,10 @@ __all__ = [
     "exit_code",
     "exit_on_sigterm",
     "hold_worker_lock",
+    "parse_gpus",
     "release_worker_lock",
     "start_worker_processes",
     "stop",
     "worker_command",
+    "worker_plan",
 ]
