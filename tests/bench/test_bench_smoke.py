@@ -59,3 +59,30 @@ def test_training_bench_runs_and_reports_padding_and_ratio(capsys):
     )
     line = last_line(capsys)
     assert line.startswith("training: padding ") and "raw fwd+bwd" in line
+
+
+def test_generation_bench_takes_a_dtype(capsys):
+    import generation
+
+    argv = ["--model", "tiny", "--pairs", "2", "--batch", "2", "--max-new-tokens", "3", "--dtype", "bfloat16"]
+    assert generation.main(argv) == 0
+    assert last_line(capsys).endswith("(bfloat16)")
+
+
+@pytest.mark.slow
+def test_dtype_bench_runs_both_jobs_and_compares_them(capsys, tmp_path):
+    import json
+
+    import dtype
+
+    argv = ["--model", "tiny", "--pairs", "8", "--eval-pairs", "4", "--probe-items", "2", "--max-new-tokens", "8"]
+    argv += ["--min-rationale-share", "0", "--no-retention"]
+    assert dtype.main([*argv, "--agree-prompts", "3", "--agree-tokens", "4", "--out", str(tmp_path)]) == 0
+    line = last_line(capsys)
+    assert line.startswith("dtype: auto=") and "batched greedy = one-at-a-time" in line and "(float32 3/3)" in line
+    result = json.loads((tmp_path / "dtype.json").read_text())
+    jobs = result["jobs"]
+    assert jobs["float32"]["dtype"] == "float32" and len(jobs) in (2, 3)
+    assert jobs["auto"]["dtype_reason"].startswith("auto: ")
+    assert "bfloat16" in {j["dtype"] for j in jobs.values()}  # auto, or bf16 forced where auto is fp32
+    assert (tmp_path / "comparison.md").read_text().strip() and result["cpu"]
