@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from store.models import Job
@@ -28,6 +30,15 @@ def test_a_stored_out_of_range_setting_is_refused_with_its_path(case: BadSetting
 def test_a_stored_job_with_valid_settings_builds_them() -> None:
     built = job_settings(_stored("radis", "evaluation", {"min_retention": 0.5, "max_probe_items": 4}))
     assert built.evaluation.min_retention == 0.5 and built.hyperparameters.lora_rank == 16
+
+
+def test_a_stored_dtype_reaches_the_spec_the_pipeline_loads_with() -> None:
+    from radis_core.config import JobSpec
+
+    built = job_settings(_stored("supervised", "hyperparameters", {"dtype": "bfloat16"}))
+    spec = JobSpec(model="m", train_file=Path("t.jsonl"), output_dir=Path("out"), settings=built)
+    assert spec.dtype == "bfloat16"
+    assert JobSpec(model="m", train_file=Path("t.jsonl"), output_dir=Path("out")).dtype == "auto"
 
 
 def test_a_section_of_another_method_is_refused() -> None:
