@@ -23,10 +23,10 @@ from api.admission import AdmissionMiddleware
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
+from api.openapi import install_openapi
 from api.request_id import RequestIdMiddleware
 from api.routes import adapters, files, health, jobs, models, stream
 from api.routes.dashboard import mount_dashboard
-from api.schemas import ErrorEnvelope
 from api.security_headers import SecurityHeadersMiddleware
 from radis_core import __version__
 from store.artifacts import open_artifact_store
@@ -83,7 +83,6 @@ def create_app(
         # script on the origin whose dashboard keeps the key in sessionStorage. /openapi.json stays.
         docs_url=None,
         redoc_url=None,
-        responses={400: {"model": ErrorEnvelope}, 401: {"model": ErrorEnvelope}, 404: {"model": ErrorEnvelope}},
     )
     metrics = Metrics()
     app.state.radis = AppState(
@@ -104,4 +103,5 @@ def create_app(
     for router in (files.router, jobs.router, stream.router, adapters.router, models.router, health.router):
         app.include_router(router)
     mount_dashboard(app)
+    install_openapi(app)
     return app
