@@ -5,6 +5,10 @@
 #   scripts/mutation.sh                         all of radis_core/ and store/jobs.py
 #   scripts/mutation.sh PATH...                 only the mutants of these modules or packages, e.g.
 #                                               scripts/mutation.sh store/jobs.py radis_core/evaluation
+#   scripts/mutation.sh --sample N [--seed S] [PATH...]
+#                                               a seeded uniform random sample of N mutants of the whole
+#                                               target (or of PATHs): runs only those, and prints killed/N
+#                                               with its 95 % Wilson interval and the sample's survivors
 #   scripts/mutation.sh results|show NAME|browse|tests-for-mutant NAME|print-time-estimates
 #                                               mutmut's own commands, on the last run
 #
@@ -29,9 +33,21 @@ case "${1:-}" in
     ;;
 esac
 
+sample=""
+seed=1
+paths=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sample) sample=${2:?--sample needs a number}; shift 2 ;;
+    --seed) seed=${2:?--seed needs a number}; shift 2 ;;
+    *) paths+=("$1"); shift ;;
+  esac
+done
+case "$sample$seed" in *[!0-9]*) echo "--sample and --seed take whole numbers" >&2; exit 2 ;; esac
+
 # The mutant names of the chosen modules: radis_core/evaluation/intervals.py -> radis_core.evaluation.intervals.*
 globs=()
-for path in "$@"; do
+for path in "${paths[@]}"; do
   path=${path%/}
   case "$path" in
     radis_core | radis_core/* | store/jobs.py) ;;
@@ -52,23 +68,65 @@ rsync -a pyproject.toml alembic.ini "$work/"
 cp scripts/mutmut.cfg "$work/setup.cfg"
 
 cd "$work"
-"$mutmut" run --max-children "${MUTATION_JOBS:-$(nproc)}" "${globs[@]}" || status=$?
+if [ -n "$sample" ]; then
+  # Generate the mutants (what `mutmut run` does first; it keeps them, as they are up to date), list every
+  # mutant name of the target, and draw the sample: sorted names, then random.Random(seed).sample, so the
+  # same seed on the same code names the same mutants. mutmut run takes exact names as well as globs.
+  "$python" - "$sample" "$seed" "${globs[@]}" >sample.txt <<'PY'
+import fnmatch, random, sys
+from mutmut.__main__ import create_mutants
+from mutmut.mutation.data import SourceFileMutationData
+from mutmut.mutation.trampoline import set_mutant_under_test
+from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, setup_source_paths, walk_mutatable_files
+
+size, seed, globs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:] or ["*"]
+set_mutant_under_test("mutant_generation")
+copy_src_dir()
+copy_also_copy_files()
+setup_source_paths()
+create_mutants(2)
+names = []
+for path in walk_mutatable_files():
+    data = SourceFileMutationData(path=path)
+    data.load()
+    names += [name for name in data.exit_code_by_key if any(fnmatch.fnmatch(name, g) for g in globs)]
+names.sort()
+print(f"sampling {min(size, len(names))} of {len(names)} mutants, seed {seed}", file=sys.stderr)
+print("\n".join(random.Random(seed).sample(names, min(size, len(names)))))
+PY
+  mapfile -t chosen <sample.txt
+  "$mutmut" run --max-children "${MUTATION_JOBS:-$(nproc)}" "${chosen[@]}" || status=$?
+  globs=("${chosen[@]}")
+else
+  rm -f sample.txt
+  "$mutmut" run --max-children "${MUTATION_JOBS:-$(nproc)}" "${globs[@]}" || status=$?
+fi
 # The score: killed (and timed out) mutants over all those tested; "no tests" ones (no quick test calls
 # the function) count as survivors.
 "$mutmut" results --all true | "$python" -c '
-import fnmatch, sys
+import fnmatch, math, sys
 from collections import Counter
-globs = sys.argv[1:] or ["*"]
+sampled = sys.argv[1] == "sample"
+globs = sys.argv[2:] or ["*"]
 rows = [line.strip().rsplit(": ", 1) for line in sys.stdin if ": " in line]
-rows = [(name, status) for name, status in rows if any(fnmatch.fnmatch(name, g) for g in globs)]
+if sampled:  # exact names: a glob character in a name must not widen the sample
+    names = set(globs)
+    rows = [(name, status) for name, status in rows if name in names]
+else:
+    rows = [(name, status) for name, status in rows if any(fnmatch.fnmatch(name, g) for g in globs)]
 counts = Counter(status for _, status in rows)
 caught = counts["killed"] + counts["timeout"] + counts["caught by type check"]
 tested = sum(n for status, n in counts.items() if status not in ("not checked", "skipped"))
 print("mutants:", len(rows), dict(sorted(counts.items())))
 if tested:
     print(f"score: {caught}/{tested} = {100 * caught / tested:.1f}% (killed + timeout over tested)")
+    if sampled:  # the Wilson score interval of a binomial proportion, 95 %
+        z, p = 1.96, caught / tested
+        centre = (p + z * z / (2 * tested)) / (1 + z * z / tested)
+        half = z * math.sqrt(p * (1 - p) / tested + z * z / (4 * tested * tested)) / (1 + z * z / tested)
+        print(f"95% Wilson interval for the whole target: {100 * (centre - half):.1f}% .. {100 * (centre + half):.1f}%")
 for name, status in rows:
     if status in ("survived", "no tests", "suspicious"):
         print(f"  {status}: {name}")
-' "${globs[@]}"
+' "$([ -n "$sample" ] && echo sample || echo globs)" "${globs[@]}"
 exit "${status:-0}"
