@@ -113,8 +113,11 @@ def test_a_bf16_job_keeps_lora_in_fp32_records_its_dtype_and_shares_no_cache_wit
     def hp(dtype):
         return Hyperparameters(batch_size=4, n_epochs=1, lora_rank=4, max_seq_len=192, dtype=dtype)
 
+    quick = EvalSettings(retention=False, max_new_tokens=8, holdout_fraction=0.25)  # translation alone keys the base cache
     events = []
-    bf16 = run_job(_spec(tmp_path, tiny_model_dir, sections={"hyperparameters": hp("bfloat16")}), on_event=events.append)
+    bf16 = run_job(
+        _spec(tmp_path, tiny_model_dir, evaluation=quick, sections={"hyperparameters": hp("bfloat16")}), on_event=events.append
+    )
     loaded = next(e for e in events if e.stage == "loading_model" and "dtype" in (e.data or {}))
     assert loaded.data["dtype"] == "bfloat16" and "bfloat16" in loaded.message
     meta = json.loads((bf16.adapter_dir / "meta.json").read_text())
@@ -124,7 +127,11 @@ def test_a_bf16_job_keeps_lora_in_fp32_records_its_dtype_and_shares_no_cache_wit
     assert all(isinstance(loss, float) and loss == loss for loss in bf16.report["training"]["losses"])  # finite, not NaN
 
     # The same job in fp32 on the same cache: neither the rationales nor the base evaluation of the bf16 job fit.
-    fp32 = run_job(_spec(tmp_path, tiny_model_dir, sections={"hyperparameters": hp("float32")}, output_dir=tmp_path / "fp32"))
+    fp32 = run_job(
+        _spec(
+            tmp_path, tiny_model_dir, evaluation=quick, sections={"hyperparameters": hp("float32")}, output_dir=tmp_path / "fp32"
+        )
+    )
     assert fp32.report["meta"]["dtype"] == "float32"
     assert fp32.report["rationales"]["from_cache"] == 0 and fp32.report["meta"]["base_evaluation"] == "computed"
 
