@@ -45,9 +45,8 @@ from api.errors import (
     body_too_large_response,
     error_response,
 )
-from store.db import session_scope
-from store.keys import authenticate
-from store.projects import get_project
+from store.db import autocommit_sessionmaker, session_scope
+from store.keys import authenticate_with_project
 from store.settings import Settings
 
 #: Largest request line + headers accepted, in bytes (names and values added up).
@@ -147,13 +146,16 @@ class AdmissionMiddleware:
         settings = state.settings
         self.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.uploads = UploadSlots(settings.max_concurrent_uploads_per_project)
+        # One joined SELECT outside a transaction: no BEGIN/COMMIT round trips for the check every request pays.
+        self._key_sessions = autocommit_sessionmaker(state.session_factory)
 
     def _lookup(self, token: str) -> Authenticated | None:
-        with session_scope(self.state.session_factory) as session:
-            key = authenticate(session, token)
-            if key is None:
+        with session_scope(self._key_sessions) as session:
+            found = authenticate_with_project(session, token)
+            if found is None:
                 return None
-            return Authenticated(key_id=key.id, project=get_project(session, key.project_id))
+            key, project = found
+            return Authenticated(key_id=key.id, project=project)
 
     async def _authenticate(self, token: str) -> Authenticated | None:
         assert self.state.db_gate is not None

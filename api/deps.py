@@ -4,6 +4,11 @@
 when it raises (polar's ``postgres.py``); it is closed *before* the response is sent
 (``scope="function"``), so a failed commit becomes an error response instead of a lost write. Routes
 that must act after the commit (enqueue a job, delete a blob) call ``session.commit()`` themselves.
+``GET`` and ``HEAD`` only read: their sessions run each statement on its own, without a transaction
+(:func:`store.db.autocommit_sessionmaker`: no ``BEGIN``/``COMMIT`` round trips on Postgres).
+
+Dependencies that do no I/O are ``async def``: FastAPI runs every plain ``def`` dependency in its thread
+pool, a hop to a thread and back for a dictionary lookup.
 ``ProjectDep``: the project of the ``Authorization: Bearer <key>`` key, which :mod:`api.admission` checked
 before the route ran (401 in OpenAI's envelope otherwise).
 """
@@ -11,11 +16,12 @@ before the route ran (401 in OpenAI's envelope otherwise).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -25,7 +31,7 @@ from sqlalchemy.pool import QueuePool
 from api.errors import AUTHENTICATION, APIError
 from api.metrics import Metrics
 from store.artifacts import ArtifactStore
-from store.db import session_scope
+from store.db import autocommit_sessionmaker
 from store.models import Project
 from store.settings import Settings
 from worker.queue import JobQueue
@@ -90,13 +96,17 @@ class AppState:
     queue: JobQueue
     metrics: Metrics
     db_gate: DatabaseGate | None = field(default=None)
+    #: Sessions for requests that only read (``GET``, ``HEAD``): no transaction (see the module docstring).
+    read_session_factory: sessionmaker[Session] | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.db_gate is None:
             self.db_gate = DatabaseGate.for_factory(self.session_factory)
+        if self.read_session_factory is None:
+            self.read_session_factory = autocommit_sessionmaker(self.session_factory)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     """The app's shared state."""
     return request.app.state.radis
 
@@ -104,12 +114,12 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings_dep(state: StateDep) -> Settings:
+async def get_settings_dep(state: StateDep) -> Settings:
     """The app's settings."""
     return state.settings
 
 
-def get_artifacts(state: StateDep) -> ArtifactStore:
+async def get_artifacts(state: StateDep) -> ArtifactStore:
     """The app's artifact store."""
     return state.artifacts
 
@@ -124,12 +134,39 @@ async def _database_slot(state: StateDep) -> AsyncIterator[None]:
         yield
 
 
-def get_session(state: StateDep, _slot: Annotated[None, Depends(_database_slot, scope="function")]) -> Iterator[Session]:
+#: Methods whose routes only read: their sessions need no transaction.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _finish(session: Session, succeeded: bool) -> None:
+    """Commit (or roll back) and close, in one trip to a thread."""
+    try:
+        if succeeded:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_session(
+    request: Request, state: StateDep, _slot: Annotated[None, Depends(_database_slot, scope="function")]
+) -> AsyncIterator[Session]:
     """A session for the request: committed when the endpoint returns, rolled back when it raises.
 
-    It is opened only once the request holds a slot of the app's :class:`DatabaseGate`."""
-    with session_scope(state.session_factory) as session:
+    It is opened only once the request holds a slot of the app's :class:`DatabaseGate`. Making a session
+    does no I/O (its connection is taken at its first statement, in the endpoint's thread), so only the
+    end goes to a thread; shielded, so a client that goes away cannot leave the connection checked out."""
+    factory = state.read_session_factory if request.method in READ_METHODS else state.session_factory
+    assert factory is not None
+    session = factory()
+    succeeded = False
+    try:
         yield session
+        succeeded = True
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_finish, session, succeeded)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -151,7 +188,7 @@ AUTH_STATE = "radis_auth"
 _bearer = HTTPBearer(auto_error=False, description="A project API key (sk-radis-…).")
 
 
-def get_project_from_key(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Project:
+async def get_project_from_key(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Project:
     """The project that owns the presented key, as :class:`api.admission.AdmissionMiddleware` found it.
 
     The middleware answers 401 itself for a missing, unknown or revoked key on ``/v1``; a route outside
@@ -170,7 +207,7 @@ def get_project_from_key(request: Request, _: Annotated[HTTPAuthorizationCredent
     return auth.project
 
 
-def get_key_id(request: Request, _: Annotated[Project, Depends(get_project_from_key)]) -> str:
+async def get_key_id(request: Request, _: Annotated[Project, Depends(get_project_from_key)]) -> str:
     """The id of the caller's key (streams check that it stays live)."""
     return str(request.scope["state"][AUTH_STATE].key_id)
 

@@ -30,13 +30,16 @@ from api.routes.dashboard import mount_dashboard
 from api.security_headers import SecurityHeadersMiddleware
 from radis_core import __version__
 from store.artifacts import open_artifact_store
-from store.db import make_engine, make_sessionmaker
+from store.db import api_engine_options, make_engine, make_sessionmaker
 from store.logs import configure_logging
 from store.migrate import upgrade
 from store.settings import Settings, get_settings
 from worker.queue import JobQueue, Send
 
 logger = logging.getLogger("api")
+
+#: Database connections of one API process (and requests holding a session at once, :class:`api.deps.DatabaseGate`).
+API_POOL_SIZE = 15
 
 
 def create_app(
@@ -59,7 +62,9 @@ def create_app(
     configure_logging(settings.log_format)
     engine = None
     if session_factory is None:
-        engine = make_engine(settings.database_url)
+        # A fixed pool as wide as the DatabaseGate (api.deps): no connection opened and closed per request,
+        # and a ping only for a connection that sat idle (store.db.api_engine_options).
+        engine = make_engine(settings.database_url, **api_engine_options(settings.database_url, API_POOL_SIZE))
         session_factory = make_sessionmaker(engine)
 
     @asynccontextmanager

@@ -12,6 +12,10 @@ not).
     .venv/bin/python bench/load.py --clients 200 --jobs-per-client 2 --polls 5
 
 Bounded: ``clients × jobs × (1 + polls)`` requests and a ``--timeout`` on the whole run.
+
+``--code DIR`` serves (and sets up the database with) the service code of another checkout, e.g. an older
+commit in a ``git worktree``, with the same clients: ``bench/load_compare.py`` runs both side by side.
+``--profile FILE`` records the API process with py-spy while the clients run (a flame graph, SVG).
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,21 +42,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from radis_cli.demo import stop_process_group, wait_ready
-from store.db import make_engine, make_sessionmaker, session_scope
-from store.keys import create_key
-from store.migrate import upgrade
-from store.models import Job
-from store.projects import create_project
-from worker.app import GPU_QUEUE
+def _code_root(argv: list[str]) -> Path:
+    """The checkout whose service code is measured: ``--code DIR`` if given (read before any import of it)."""
+    for i, arg in enumerate(argv):
+        if arg == "--code" and i + 1 < len(argv):
+            return Path(argv[i + 1]).resolve()
+        if arg.startswith("--code="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return Path(__file__).resolve().parents[1]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
+CODE_ROOT = _code_root(sys.argv[1:])
+# The service code measured comes from CODE_ROOT, so its imports must follow this (hence the noqa: E402).
+sys.path.insert(0, str(CODE_ROOT))
+
+from radis_cli.demo import stop_process_group, wait_ready  # noqa: E402
+from store.db import make_engine, make_sessionmaker, session_scope  # noqa: E402
+from store.keys import create_key  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from store.models import Job  # noqa: E402
+from store.projects import create_project  # noqa: E402
+from worker.app import GPU_QUEUE  # noqa: E402
 
 
 @dataclass
@@ -125,6 +143,7 @@ class LoadService:
     """A started API on a fresh, migrated Postgres database, with one API key per project."""
 
     base: str
+    database: str
     keys: list[str]
     factory: object  # sessionmaker of the fresh database
     broker: redis.Redis
@@ -163,6 +182,7 @@ def started_service(
 
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("RADIS_")}
+        env["PYTHONPATH"] = str(CODE_ROOT)
         env.update(
             RADIS_DATA_DIR=str(data_dir),
             RADIS_DATABASE_URL=db_url,
@@ -190,7 +210,7 @@ def started_service(
                     "--log-level",
                     "warning",
                 ],
-                cwd=REPO_ROOT,
+                cwd=CODE_ROOT,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -201,7 +221,9 @@ def started_service(
             wait_ready(base, api, timeout=60)
         except RuntimeError as exc:
             raise SystemExit(f"{exc}: {(data_dir / 'api.log').read_text()[-2000:]}") from None
-        yield LoadService(base=base, keys=keys, factory=factory, broker=broker, api=api, data_dir=data_dir, db_url=db_url)
+        yield LoadService(
+            base=base, database=database, keys=keys, factory=factory, broker=broker, api=api, data_dir=data_dir, db_url=db_url
+        )
     finally:
         if api is not None:
             stop_process_group(api)
@@ -210,6 +232,71 @@ def started_service(
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _start_profiler(pid: int, output: Path) -> subprocess.Popen:
+    """py-spy recording ``pid`` and its children (uvicorn's workers) into ``output`` until SIGINT.
+
+    An ``.svg`` output is a flame graph; any other is py-spy's collapsed stacks (one line per stack)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    kind = "flamegraph" if output.suffix == ".svg" else "raw"
+    profiler = subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "100", "--format", kind, "--output", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)  # let it attach before the clients start
+    return profiler
+
+
+class CpuMeter:
+    """CPU seconds spent while the clients run: this process (the clients), the API's processes, and the
+    Postgres server processes attached to the benchmark's database (sampled every 0.2 s, so that a
+    connection's process that ends meanwhile still counts up to its last sample).
+
+    CPU per request does not depend on how busy the rest of the machine is, unlike throughput.
+    """
+
+    def __init__(self, api_pid: int, database: str) -> None:
+        self.api = psutil.Process(api_pid)
+        self.database = database
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_postgres, daemon=True)
+
+    def _api_seconds(self) -> float:
+        total = 0.0
+        for process in [self.api, *self.api.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    def _sample_postgres(self) -> None:
+        marker = f" {self.database} "
+        while not self._stop.wait(0.2):
+            for process in psutil.process_iter(["cmdline", "cpu_times"]):
+                cmdline = " ".join(process.info["cmdline"] or [])
+                times = process.info["cpu_times"]
+                if marker in f" {cmdline} " and times is not None:
+                    self._seen[process.pid] = times.user + times.system
+
+    def __enter__(self) -> CpuMeter:
+        self._client0 = time.process_time()
+        self._api0 = self._api_seconds()
+        self._thread.start()
+        time.sleep(0.3)
+        self._pg0 = dict(self._seen)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.client = time.process_time() - self._client0
+        self.api_cpu = self._api_seconds() - self._api0
+        self._stop.set()
+        self._thread.join()
+        self.postgres = sum(seconds - self._pg0.get(pid, 0.0) for pid, seconds in self._seen.items())
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -248,9 +335,14 @@ def run(args: argparse.Namespace) -> dict:
                 )
             )
 
-        started = time.perf_counter()
-        asyncio.run(asyncio.wait_for(all_clients(), timeout=args.timeout))
-        elapsed = time.perf_counter() - started
+        profiler = _start_profiler(service.api.pid, args.profile) if args.profile else None
+        with CpuMeter(service.api.pid, service.database) as cpu:
+            started = time.perf_counter()
+            asyncio.run(asyncio.wait_for(all_clients(), timeout=args.timeout))
+            elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its record on SIGINT
+            profiler.wait(60)
 
         with session_scope(factory) as session:
             stored = Counter(session.scalars(select(Job.id)).all())
@@ -261,6 +353,7 @@ def run(args: argparse.Namespace) -> dict:
         every_job = [warm.json()["id"], *created]
         requests = sum(len(v) for v in timings.latencies.values())
         report = {
+            "code": str(CODE_ROOT),
             "clients": args.clients,
             "projects": args.projects,
             "api_workers": args.api_workers,
@@ -268,6 +361,12 @@ def run(args: argparse.Namespace) -> dict:
             "requests": requests,
             "seconds": round(elapsed, 2),
             "throughput_rps": round(requests / elapsed, 1),
+            "cpu_ms_per_request": {
+                "api": round(1000 * cpu.api_cpu / requests, 2),
+                "postgres": round(1000 * cpu.postgres / requests, 2),
+                "clients": round(1000 * cpu.client / requests, 2),
+            },
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "latency_ms": {
                 op: {
                     "p50": round(1000 * percentile(v, 50), 1),
@@ -309,6 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-db", type=int, default=13, help="an empty Redis database number (flushed afterwards)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds the clients may take in all")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--code", type=Path, help="serve the service code of this checkout (default: this one)")
+    parser.add_argument(
+        "--profile", type=Path, help="record the API with py-spy while the clients run (.svg: flame graph, else collapsed stacks)"
+    )
     args = parser.parse_args(argv)
     for name in ("clients", "jobs_per_client", "projects", "api_workers"):
         if getattr(args, name) < 1:

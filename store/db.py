@@ -7,6 +7,7 @@ success or roll back on error. A job is enqueued only after that commit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -40,13 +42,52 @@ def make_engine(url: str | URL, *, echo: bool = False, **kwargs: Any) -> Engine:
     SQLite: usable from several threads, write-ahead log (readers do not block the writer), foreign keys
     enforced, and a busy timeout so the API and the worker wait for each other instead of failing. The
     folder of a file database is created. Postgres: psycopg 3 and ``pool_pre_ping`` (a restarted server
-    must not break the next request). Extra ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    must not break the next request); with ``ping_after_idle_s``, a connection is pinged only when it has
+    been idle in the pool longer than that (:func:`_ping_when_idle`). Extra ``kwargs`` go to
+    :func:`sqlalchemy.create_engine`.
     """
     parsed = normalise_url(url)
+    ping_after_idle_s = kwargs.pop("ping_after_idle_s", None)
     if parsed.get_backend_name() == "sqlite":
         return _make_sqlite_engine(parsed, echo=echo, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, echo=echo, **kwargs)
+    if ping_after_idle_s is None:
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(parsed, echo=echo, **kwargs)
+    engine = create_engine(parsed, echo=echo, **kwargs)
+    _ping_when_idle(engine, float(ping_after_idle_s))
+    return engine
+
+
+def _ping_when_idle(engine: Engine, after_s: float) -> None:
+    """Check a pooled connection with ``SELECT 1`` at checkout only if it sat unused for over ``after_s``.
+
+    Why: ``pool_pre_ping`` costs a round trip on every checkout, two per API request. A connection that
+    was in use a moment ago is almost surely alive; one that sat idle may have outlived a server restart.
+    A dead one is replaced before the request sees it (raising ``DisconnectionError`` in the checkout
+    event makes the pool discard it and take another). The window left: a restart completed within
+    ``after_s`` of a connection's last use; that request fails (the API answers 503 with ``Retry-After``)
+    and SQLAlchemy then invalidates every older connection of the pool, so the next requests reconnect.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["radis_returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("radis_returned_at")  # absent on a fresh connection (info is per connection)
+        if returned is None or time.monotonic() - returned < after_s:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            if not dbapi_connection.autocommit:
+                dbapi_connection.rollback()  # end the transaction the ping opened
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection idle for over {after_s:g} s did not answer") from exc
 
 
 def _make_sqlite_engine(url: URL, *, echo: bool, **kwargs: Any) -> Engine:
@@ -76,6 +117,37 @@ def _make_sqlite_engine(url: URL, *, echo: bool, **kwargs: Any) -> Engine:
             cursor.close()
 
     return engine
+
+
+#: Seconds a pooled connection of the API may sit unused before it is pinged at checkout.
+API_PING_AFTER_IDLE_S = 1.0
+
+
+def api_engine_options(url: str | URL, pool_size: int) -> dict[str, Any]:
+    """:func:`make_engine` options for the API: a pool of exactly ``pool_size`` connections, pinged when idle.
+
+    Why a fixed pool: the default keeps 5 connections and opens up to 10 more under load, closing each of
+    those as soon as it is returned; under steady load the API opened and closed a Postgres connection (a
+    server process, authentication) for most requests. In-memory SQLite keeps its single shared connection.
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if (parsed.database or ":memory:").startswith((":memory:", "file::memory:")):
+            return {}
+        return {"pool_size": pool_size, "max_overflow": 0}
+    return {"pool_size": pool_size, "max_overflow": 0, "ping_after_idle_s": API_PING_AFTER_IDLE_S}
+
+
+def autocommit_sessionmaker(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions like ``factory``'s whose statements each commit on their own (Postgres engines only).
+
+    For short reads: a ``SELECT`` without the ``BEGIN`` and ``COMMIT`` round trips of a transaction. A
+    factory bound to anything else (SQLite, a test's connection inside a transaction) is returned as is.
+    """
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return factory
+    return sessionmaker(bind=bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from store.errors import NotFound
 from store.ids import utcnow
-from store.models import ApiKey
+from store.models import ApiKey, Project
 from store.projects import create_project, get_or_create_project, get_project
 
 __all__ = [
     "KEY_PLAINTEXT_PREFIX",
     "authenticate",
+    "authenticate_with_project",
     "create_key",
     "create_project",
     "get_or_create_project",
@@ -65,6 +66,30 @@ def authenticate(session: Session, plaintext: str) -> ApiKey | None:
         key.last_used_at = now
         session.flush()
     return key
+
+
+def authenticate_with_project(session: Session, plaintext: str) -> tuple[ApiKey, Project] | None:
+    """The live key matching ``plaintext`` and its project, read in one statement; ``None`` as :func:`authenticate`.
+
+    The API checks a key on every request: one joined ``SELECT`` (and an ``UPDATE`` of ``last_used_at`` at
+    most once a :data:`LAST_USED_RESOLUTION` per key) instead of a query for the key and another for its project.
+    """
+    if not plaintext.startswith(KEY_PLAINTEXT_PREFIX):
+        return None
+    digest = hash_key(plaintext)
+    row = session.execute(
+        select(ApiKey, Project).join(Project, Project.id == ApiKey.project_id).where(ApiKey.key_hash == digest)
+    ).one_or_none()
+    if row is None:
+        return None
+    key, project = row
+    if not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+        session.flush()
+    return key, project
 
 
 def list_keys(session: Session, project_id: str, *, include_revoked: bool = True) -> list[ApiKey]:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, select, text
 
-from store.db import make_engine, make_sessionmaker, normalise_url, session_scope
+from store.db import (
+    api_engine_options,
+    autocommit_sessionmaker,
+    make_engine,
+    make_sessionmaker,
+    normalise_url,
+    session_scope,
+)
 from store.jobs import create_job
 from store.models import Project
 from store.projects import create_project, get_project_by_name
@@ -97,3 +105,45 @@ def test_in_memory_sqlite_is_shared_across_sessions() -> None:
             assert get_project_by_name(session, "mem") is not None
     finally:
         engine.dispose()
+
+
+def test_an_api_engine_replaces_a_connection_the_server_closed_while_it_sat_idle(pg_url: str) -> None:
+    # The API's engine pings only connections idle longer than ping_after_idle_s (0 here: every returned one).
+    api_engine = make_engine(pg_url, pool_size=1, max_overflow=0, ping_after_idle_s=0)
+    admin = make_engine(pg_url)
+    try:
+        with api_engine.connect() as connection:
+            first_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.connect() as connection:  # as a server restart would: the pooled connection's process ends
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})
+        with api_engine.connect() as connection:
+            second_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert second_pid != first_pid
+    finally:
+        api_engine.dispose()
+        admin.dispose()
+
+
+def test_api_engine_options_fix_the_pool_and_keep_in_memory_sqlite_shared(pg_url: str) -> None:
+    options = api_engine_options(pg_url, 7)
+    assert options["pool_size"] == 7 and options["max_overflow"] == 0 and options["ping_after_idle_s"] > 0
+    assert api_engine_options("sqlite://", 7) == {}
+    engine = make_engine(pg_url, **options)
+    try:
+        assert engine.pool.size() == 7 and not engine.pool._pre_ping
+    finally:
+        engine.dispose()
+
+
+def test_autocommit_sessions_read_without_a_transaction_on_postgres(engine: Engine, db_sessionmaker) -> None:
+    reads = autocommit_sessionmaker(make_sessionmaker(engine))
+    with session_scope(reads) as session:
+        assert session.execute(text("SELECT 1")).scalar_one() == 1
+        # After the read, no transaction is open on the server's side: no BEGIN was sent, no COMMIT is due.
+        status = session.connection().connection.driver_connection.info.transaction_status
+        assert status == psycopg.pq.TransactionStatus.IDLE
+    with session_scope(make_sessionmaker(engine)) as session:  # the ordinary sessions still open one
+        session.execute(text("SELECT 1"))
+        assert session.connection().connection.driver_connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    # A factory bound to a test's connection inside a transaction is left as it is.
+    assert autocommit_sessionmaker(db_sessionmaker) is db_sessionmaker

@@ -15,6 +15,7 @@ from store.keys import (
     KEY_PLAINTEXT_PREFIX,
     LAST_USED_RESOLUTION,
     authenticate,
+    authenticate_with_project,
     create_key,
     create_project,
     get_or_create_project,
@@ -105,3 +106,15 @@ def test_projects_have_unique_names(db_session: Session) -> None:
 def test_create_key_for_a_missing_project_is_not_found(db_session: Session) -> None:
     with pytest.raises(NotFound):
         create_key(db_session, "proj_missing", "ci")
+
+
+def test_authenticate_with_project_returns_the_key_and_its_project_and_refuses_what_authenticate_refuses(
+    db_session: Session, project: Project
+) -> None:
+    plaintext, key = create_key(db_session, project.id, "joined")
+    found = authenticate_with_project(db_session, plaintext)
+    assert found is not None and found[0].id == key.id and found[1].id == project.id
+    assert authenticate_with_project(db_session, plaintext + "x") is None
+    assert authenticate_with_project(db_session, "not-a-key") is None
+    revoke_key(db_session, key.id)
+    assert authenticate_with_project(db_session, plaintext) is None
