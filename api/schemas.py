@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from radis_core import model_names
 from radis_core.settings import Hyperparameters, Method, RadisSettings, SdftSettings, SeqkdSettings, SupervisedSettings
 from store.ids import event_public_id, unix_seconds
 from store.models import Checkpoint, File, Job, JobEvent
@@ -272,8 +273,31 @@ class JobEventList(BaseModel):
 
 
 def checkpoint_model_name(job: Job, step: int) -> str:
-    """The name of a checkpoint's model, OpenAI-style: ``ft:<base>:<suffix>:<job id>:ckpt-step-<n>``."""
-    return f"ft:{job.model}:{job.suffix or ''}:{job.id}:ckpt-step-{step}"
+    """The name of a checkpoint's model: the job's model name (the final one, or the one it will get) and
+    ``:ckpt-step-<n>``, as OpenAI names checkpoints (:mod:`radis_core.model_names`)."""
+    return model_names.checkpoint_model_name(
+        job.fine_tuned_model or model_names.fine_tuned_model_name(job.model, job.suffix, job.id), step
+    )
+
+
+class CheckpointMetrics(BaseModel):
+    """OpenAI's checkpoint metrics: training loss and token accuracy of the checkpoint's step, and loss and
+    token accuracy on held-out pairs (``valid_*`` on a slice of them, ``full_valid_*`` on all of them at
+    the last step; ``null`` where not computed). See :mod:`radis_core.step_metrics`."""
+
+    step: int
+    train_loss: float | None = None
+    train_mean_token_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+    full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = None
+
+    @classmethod
+    def from_stored(cls, step: int, stored: dict[str, Any] | None) -> CheckpointMetrics:
+        """The OpenAI fields of a checkpoint row's metrics (the worker stores the step's whole record)."""
+        known = {name: (stored or {}).get(name) for name in cls.model_fields if name != "step"}
+        return cls(step=step, **known)
 
 
 class CheckpointObject(BaseModel):
@@ -282,7 +306,7 @@ class CheckpointObject(BaseModel):
     created_at: int
     fine_tuned_model_checkpoint: str
     step_number: int
-    metrics: dict[str, Any]
+    metrics: CheckpointMetrics
     fine_tuning_job_id: str
 
     @classmethod
@@ -292,7 +316,7 @@ class CheckpointObject(BaseModel):
             created_at=checkpoint.created_at_unix,
             fine_tuned_model_checkpoint=checkpoint_model_name(job, checkpoint.step),
             step_number=checkpoint.step,
-            metrics={"step": checkpoint.step, **(checkpoint.metrics or {})},
+            metrics=CheckpointMetrics.from_stored(checkpoint.step, checkpoint.metrics),
             fine_tuning_job_id=job.id,
         )
 

@@ -116,6 +116,14 @@ class StepMetrics:
     tokens_per_second: float
     step_seconds: float
     eta_seconds: float
+    #: Next-token accuracy on the step's target tokens (OpenAI's ``train_mean_token_accuracy``).
+    train_mean_token_accuracy: float | None = None
+    #: Held-out loss and accuracy (:mod:`radis_core.step_metrics`): at checkpoints and the last step.
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+    #: The same on every held-out pair: the last step only.
+    full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = None
 
 
 @dataclass(frozen=True)
@@ -239,3 +247,5 @@ class JobResult:
     merged_dir: Path | None = None
     #: The per-pair JSON Lines of what the teacher wrote (rationales, rewrites, translations), if any.
     samples_path: Path | None = None
+    #: OpenAI's metrics CSV, one row per training step (:func:`radis_core.step_metrics.write_metrics_csv`).
+    metrics_path: Path | None = None

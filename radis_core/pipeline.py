@@ -137,6 +137,14 @@ def train_adapter(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, targ
         targets=targets.targets,
     )
     hp = resolve(spec.hyperparameters, n_examples=len(examples), dtype=base_dtype(spec))
+    # Held-out pairs scored on their reference translations (radis_core.step_metrics), whatever the method.
+    valid_examples, _ = build_examples(
+        tokenizer,
+        data.eval_pairs,
+        method="supervised",
+        template=spec.translation_template,
+        max_seq_len=spec.hyperparameters.max_seq_len,
+    )
     run.emit(TrainingStarted(hp, asdict(build)))
     model = attach_lora(model, hp, spec.seed)
     work_dir = Path(spec.work_dir) if spec.work_dir else Path(spec.output_dir) / "work"
@@ -149,6 +157,7 @@ def train_adapter(spec: JobSpec, data: JobData, model: Any, tokenizer: Any, targ
         checkpoint_dir=work_dir / "checkpoints",
         on_event=run.on_event,
         should_cancel=run.should_cancel,
+        valid_examples=valid_examples,
     )
     return Trained(model=model, hyperparameters=hp, result=result, examples=asdict(build))
 
@@ -166,6 +175,7 @@ def export_results(
     """Write the adapter (and merged model if asked), the report and the rationales into ``spec.output_dir``."""
     from radis_core.evaluation.report import build_report, render_markdown
     from radis_core.export import export_adapter, export_merged, write_json_atomic
+    from radis_core.step_metrics import write_metrics_csv
 
     run.emit(stage_started("exporting"))
     out_dir = Path(spec.output_dir)
@@ -201,6 +211,7 @@ def export_results(
     merged_dir = export_merged(trained.model, tokenizer, out_dir / "merged") if spec.export_merged else None
     write_json_atomic(out_dir / "report.json", report)
     (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    metrics_path = write_metrics_csv(out_dir / "metrics.csv", trained.result.history)
     samples_path = out_dir / targets.samples_file if targets.samples_file else None
     if samples_path is not None:
         write_samples(samples_path, targets.samples)
@@ -213,5 +224,6 @@ def export_results(
         steps=trained.result.steps,
         rationale_samples=targets.samples[:20],
         samples_path=samples_path,
+        metrics_path=metrics_path,
         merged_dir=merged_dir,
     )

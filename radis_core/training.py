@@ -31,6 +31,7 @@ from radis_core.events import (
     no_events,
 )
 from radis_core.settings import ResolvedHyperparameters
+from radis_core.step_metrics import VALID_SLICE, score_examples, target_token_counts
 
 
 @dataclass
@@ -85,8 +86,10 @@ def train(
     checkpoint_dir: Path | None,
     on_event: EventCallback = no_events,
     should_cancel: CancelCheck = never_cancel,
+    valid_examples: Sequence[Example] = (),
 ) -> TrainResult:
-    """Train the LoRA adapters of a peft ``model`` in place on ``examples`` (hyperparameters resolved)."""
+    """Train the LoRA adapters of a peft ``model`` in place on ``examples`` (hyperparameters resolved).
+    ``valid_examples``: held-out examples scored at checkpoints and the last step (:mod:`radis_core.step_metrics`)."""
     import torch
     from transformers import get_scheduler
 
@@ -145,6 +148,7 @@ def train(
         # Normalise by target tokens of the whole optimizer step, so accumulation equals one big batch.
         n_targets = sum(int((b["labels"] != IGNORE_INDEX).sum()) for b in batches)
         step_loss = 0.0
+        step_correct = step_targets = 0
         for b in batches:
             b = {k: v.to(device) for k, v in b.items()}
             logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
@@ -156,6 +160,8 @@ def train(
             ) / max(n_targets, 1)
             loss.backward()
             step_loss += float(loss.detach())
+            hit, count = target_token_counts(logits.detach(), b["labels"])
+            step_correct, step_targets = step_correct + hit, step_targets + count
             processed += int(b["attention_mask"].sum())
             padded += int(b["attention_mask"].numel())
         if not math.isfinite(step_loss):
@@ -172,14 +178,26 @@ def train(
         elapsed = time.perf_counter() - started
         rate = step_tokens_seen / elapsed if elapsed > 0 else 0.0
         eta = (elapsed / (done - start_step)) * (total_steps - done)
+        step_seconds = round(time.perf_counter() - t0, 3)  # the step's own time, not the scoring's
+        # Held-out scores where OpenAI reports them: at each checkpoint, and (also on every pair) at the end.
+        scored = done % hp.checkpoint_every == 0 or done == total_steps
+        valid = score_examples(model, valid_examples[:VALID_SLICE], pad_id) if scored else None
+        full = None
+        if done == total_steps:
+            full = valid if len(valid_examples) <= VALID_SLICE else score_examples(model, valid_examples, pad_id)
         metrics = StepMetrics(
             step=done,
             total_steps=total_steps,
             train_loss=round(step_loss, 6),
             learning_rate=scheduler.get_last_lr()[0],
             tokens_per_second=round(rate, 1),
-            step_seconds=round(time.perf_counter() - t0, 3),
+            step_seconds=step_seconds,
             eta_seconds=round(eta, 1),
+            train_mean_token_accuracy=round(step_correct / step_targets, 6) if step_targets else None,
+            valid_loss=valid.loss if valid else None,
+            valid_mean_token_accuracy=valid.accuracy if valid else None,
+            full_valid_loss=full.loss if full else None,
+            full_valid_mean_token_accuracy=full.accuracy if full else None,
         )
         history.append(asdict(metrics))
         on_event(StepDone(metrics))

@@ -2,8 +2,8 @@
 files are called. The worker names result files by this table and the API finds them by it.
 
 A finished job's result files (``job.result_files``) are ordinary files of its project with purpose
-:data:`RESULT_PURPOSE`, told apart by their name: ``<job id>-adapter.tar.gz``, ``<job id>-report.json``
-and ``<job id>-rationales.jsonl``. Their ids are file ids (``file-…``, :func:`store.ids.new_file_id`).
+:data:`RESULT_PURPOSE`, told apart by their name: ``<job id>-metrics.csv`` (first, as OpenAI's),
+``<job id>-adapter.tar.gz``, ``<job id>-report.json`` and ``<job id>-rationales.jsonl``. Their ids are file ids (``file-…``, :func:`store.ids.new_file_id`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ class ResultKind:
         return filename.endswith(self.suffix)
 
 
+#: OpenAI's metrics CSV (``step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy``), one
+#: row per training step: a job's first result file, where OpenAI clients read it.
+METRICS = ResultKind("metrics.csv", "metrics CSV")
 #: The trained PEFT adapter, a tar.gz whose single top folder is :func:`adapter_root_name`.
 ADAPTER = ResultKind("adapter.tar.gz", "adapter")
 #: The evaluation report (JSON): translation quality and retention, base vs tuned.
@@ -51,7 +54,7 @@ SAMPLES_BY_METHOD: dict[str, ResultKind] = {"radis": RATIONALES, "sdft": REWRITE
 #: The kinds that are the model itself: deleting a fine-tuned model (``DELETE /v1/models/{id}``) deletes these.
 MODEL_WEIGHTS: tuple[ResultKind, ...] = (ADAPTER,)
 #: Every kind, in the order a job publishes them.
-RESULT_KINDS: tuple[ResultKind, ...] = (ADAPTER, REPORT, RATIONALES, REWRITES, TEACHER_TRANSLATIONS)
+RESULT_KINDS: tuple[ResultKind, ...] = (METRICS, ADAPTER, REPORT, RATIONALES, REWRITES, TEACHER_TRANSLATIONS)
 
 
 def adapter_root_name(job_id: str) -> str:

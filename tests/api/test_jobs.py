@@ -268,7 +268,16 @@ def test_checkpoints_page_newest_step_first(
     assert checkpoint["object"] == "fine_tuning.job.checkpoint"
     assert checkpoint["fine_tuning_job_id"] == job_id
     assert checkpoint["fine_tuned_model_checkpoint"] == f"ft:{MODEL}:s:{job_id}:ckpt-step-30"
-    assert checkpoint["metrics"] == {"step": 30, "train_loss": 1.0 / 30}
+    # OpenAI's metric fields, null where the step has none (a real run scores held-out pairs at checkpoints).
+    assert checkpoint["metrics"] == {
+        "step": 30,
+        "train_loss": 1.0 / 30,
+        "train_mean_token_accuracy": None,
+        "valid_loss": None,
+        "valid_mean_token_accuracy": None,
+        "full_valid_loss": None,
+        "full_valid_mean_token_accuracy": None,
+    }
     rest = client.get(f"{JOBS}/{job_id}/checkpoints", params={"after": page["data"][1]["id"]}, headers=caller.headers).json()
     assert [c["step_number"] for c in rest["data"]] == [10]
 

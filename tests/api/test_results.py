@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import events as store_events
 from store import files as store_files
 from store import jobs as store_jobs
 from store import result_files
@@ -234,3 +235,15 @@ def test_deleting_a_fine_tuned_model_removes_its_adapter_and_later_reads_are_404
     assert client.get(f"{JOBS}/{succeeded_job.id}", headers=caller.headers).json()["fine_tuned_model"] == model
     assert client.get(f"{JOBS}/{succeeded_job.id}/report", headers=caller.headers).status_code == 200
     assert client.delete(f"/v1/models/{model}", headers=caller.headers).status_code == 404
+
+
+def test_a_checkpoint_is_named_after_the_final_model(
+    client: TestClient, caller: Caller, succeeded_job: SucceededJob, db_sessionmaker: sessionmaker[Session]
+) -> None:
+    with session_scope(db_sessionmaker) as session:
+        store_events.add_checkpoint(
+            session, succeeded_job.id, 2, storage_key="jobs/x/ckpt", metrics={"train_loss": 1.5, "valid_loss": 1.7}
+        )
+    checkpoint = client.get(f"{JOBS}/{succeeded_job.id}/checkpoints", headers=caller.headers).json()["data"][0]
+    assert checkpoint["fine_tuned_model_checkpoint"] == f"{succeeded_job.fine_tuned_model}:ckpt-step-2"
+    assert checkpoint["metrics"]["valid_loss"] == 1.7 and checkpoint["metrics"]["valid_mean_token_accuracy"] is None

@@ -66,7 +66,7 @@ def training_steps(factory: sessionmaker[Session], job_id: str) -> list[tuple[in
 def adapter_tensors(factory: sessionmaker[Session], artifacts: ArtifactStore, job_id: str) -> dict:
     job = load_job(factory, job_id)
     with session_scope(factory) as session:
-        row = store_files.get_file(session, job.project_id, job.result_files[0])
+        row = store_files.get_file(session, job.project_id, job.result_files[1])  # [0] is the metrics CSV
         key = row.storage_key
     with tarfile.open(artifacts.path(key), "r:gz") as archive:
         member = next(m for m in archive.getmembers() if m.name.endswith("adapter_model.safetensors"))

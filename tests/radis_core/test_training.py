@@ -169,3 +169,33 @@ def test_cancel_before_first_step(tiny_model_dir):
     with pytest.raises(JobCancelled):
         train(model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=None, should_cancel=lambda: True)
     assert math.isfinite(hp.learning_rate)
+
+
+def test_checkpoints_and_the_last_step_carry_openais_held_out_metrics(tiny_model_dir, tmp_path):
+    model, tok, examples, hp = _setup(tiny_model_dir)
+    held_out, _ = build_examples(
+        tok, make_pairs(20)[12:], method="supervised", template=DEFAULT_TRANSLATION_TEMPLATE, max_seq_len=256
+    )
+    events = []
+    res = train(
+        model,
+        examples,
+        hp,
+        seed=7,
+        pad_id=tok.pad_token_id,
+        checkpoint_dir=tmp_path / "ck",
+        on_event=events.append,
+        valid_examples=held_out,
+    )
+    by_step = {row["step"]: row for row in res.history}
+    assert all(0.0 <= row["train_mean_token_accuracy"] <= 1.0 for row in res.history)
+    # Scored at the checkpoints (2, 4) and the last step (6) only; the full set at the last step only.
+    assert [s for s, row in by_step.items() if row["valid_loss"] is not None] == [2, 4, 6]
+    assert [s for s, row in by_step.items() if row["full_valid_loss"] is not None] == [6]
+    assert all(0.0 <= by_step[s]["valid_mean_token_accuracy"] <= 1.0 for s in (2, 4, 6))
+    saved = [e for e in events if isinstance(e, CheckpointSaved)]
+    assert [e.metrics.valid_loss for e in saved] == [by_step[2]["valid_loss"], by_step[4]["valid_loss"]]
+    # Scoring changes nothing: the same run without held-out examples trains to the same losses.
+    plain_model, tok, examples, hp = _setup(tiny_model_dir)
+    plain = train(plain_model, examples, hp, seed=7, pad_id=tok.pad_token_id, checkpoint_dir=tmp_path / "plain")
+    assert plain.losses == res.losses

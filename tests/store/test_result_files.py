@@ -8,6 +8,7 @@ from store.result_files import ADAPTER, RATIONALES, REPORT, RESULT_KINDS, adapte
 def test_result_file_names() -> None:
     job = "ftjob-0123456789abcdef01234567"
     assert [kind.filename(job) for kind in RESULT_KINDS] == [
+        f"{job}-metrics.csv",
         f"{job}-adapter.tar.gz",
         f"{job}-report.json",
         f"{job}-rationales.jsonl",

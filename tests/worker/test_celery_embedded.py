@@ -39,7 +39,7 @@ def test_a_real_worker_runs_jobs_in_the_embedded_mode(
 ) -> None:
     first, second = enqueue_and_reconcile_through_a_real_worker(factory, worker_settings, make_job, tmp_path / "worker.log")
 
-    assert len(first.result_files) == 3 and len(second.result_files) == 2
+    assert len(first.result_files) == 4 and len(second.result_files) == 3  # metrics, adapter, report (+ rationales)
 
 
 def test_a_queue_row_another_process_created_meanwhile_is_read_not_fatal(tmp_path) -> None:

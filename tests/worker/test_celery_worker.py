@@ -51,7 +51,11 @@ def test_a_real_worker_runs_enqueued_and_reconciled_jobs_on_redis_and_postgres(
 
     first, second = enqueue_and_reconcile_through_a_real_worker(factory, settings, make_job, tmp_path / "worker.log")
 
-    assert first.fine_tuned_model.startswith("ft:tiny-llama:radis:") and len(first.result_files) == 3
-    assert second.fine_tuned_model.startswith("ft:tiny-llama:radis:") and len(second.result_files) == 2
+    assert (
+        first.fine_tuned_model.startswith("ft:tiny-llama:radis:") and len(first.result_files) == 4
+    )  # metrics, adapter, report, rationales
+    assert (
+        second.fine_tuned_model.startswith("ft:tiny-llama:radis:") and len(second.result_files) == 3
+    )  # supervised: no rationales
     # One job per child process (worker_max_tasks_per_child=1): GPU memory goes back after each job.
     assert worker_pid(first) != worker_pid(second)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from radis_core.events import TrainingDiverged
+from radis_core.model_names import model_reference, model_short_name
 from radis_core.models import ModelSourceError
 from radis_core.settings import SettingsError
 from worker.failures import classify
 from worker.results import fine_tuned_model_name
-from worker.spec import JobFacts, model_reference, model_short_name
+from worker.spec import JobFacts
 
 
 @pytest.mark.parametrize(

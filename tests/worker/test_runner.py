@@ -112,6 +112,8 @@ def test_a_job_runs_to_succeeded_with_events_checkpoints_and_result_files(
     for checkpoint in checkpoints:
         assert checkpoint.storage_key == f"jobs/{job_id}/work/checkpoints/step-{checkpoint.step:08d}"
         assert checkpoint.metrics["step"] == checkpoint.step and checkpoint.metrics["train_loss"] > 0
+        # OpenAI's checkpoint metrics: held-out loss and token accuracy at each checkpoint.
+        assert checkpoint.metrics["valid_loss"] > 0 and 0 <= checkpoint.metrics["valid_mean_token_accuracy"] <= 1
     # The job ended: its folder (checkpoints included) is gone and counts no more; the rows stay as history.
     assert not artifacts.path(f"jobs/{job_id}").exists()
     assert job.work_bytes == 0 and job.work_cleaned_at is not None
@@ -119,16 +121,21 @@ def test_a_job_runs_to_succeeded_with_events_checkpoints_and_result_files(
     with session_scope(factory) as session:
         files = {f.id: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
     assert [files[i].filename for i in job.result_files] == [
+        f"{job_id}-metrics.csv",
         f"{job_id}-adapter.tar.gz",
         f"{job_id}-report.json",
         f"{job_id}-rationales.jsonl",
     ]  # spelled out: these names are what clients see (store.result_files)
+    metrics_csv = artifacts.path(files[job.result_files[0]].storage_key).read_text().splitlines()
+    assert metrics_csv[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
+    assert [line.split(",")[0] for line in metrics_csv[1:]] == ["1", "2", "3"]
+    assert all(line.split(",")[3] for line in metrics_csv[1:])  # every step of this run is a checkpoint or the last
     for row in files.values():
         assert row.purpose == RESULT_PURPOSE and row.project_id == job.project_id and row.status == "processed"
         blob = artifacts.path(row.storage_key).read_bytes()
         assert len(blob) == row.bytes and hashlib.sha256(blob).hexdigest() == row.sha256
 
-    adapter_row, report_row, rationales_row = (files[i] for i in job.result_files)
+    _, adapter_row, report_row, rationales_row = (files[i] for i in job.result_files)
     report = json.loads(artifacts.path(report_row.storage_key).read_text())
     assert "bleu" in json.dumps(report) and "drift" in json.dumps(report)
     assert rationales_row.n_examples == 12
