@@ -5,10 +5,12 @@ this order, before the route runs:
 
 1. headers larger than :data:`MAX_HEADER_BYTES` in all: 431 (the server itself is configured to stop
    reading them earlier, :mod:`api.server`; this is the check for servers that are not);
-2. on ``/v1``: the ``Authorization: Bearer`` key is looked up (a short session of its own, through the
+2. on ``/v1``: a client address that failed too many key checks gets 429 with ``Retry-After`` without a
+   lookup (:class:`api.rate_limits.AddressBlocks`); else the ``Authorization: Bearer`` key is looked up (a short session of its own, through the
    app's :class:`~api.deps.DatabaseGate`) and 401 answers a missing or unknown one **before a byte of
    the body is read**; the key's project is handed to the route (:func:`api.deps.get_project_from_key`);
-3. the key's request rate (a token bucket per key, :class:`RateLimiter`): 429 with ``Retry-After``;
+3. the key's request rate (a token bucket per key, shared by the API processes through Redis when there
+   is one, :class:`api.rate_limits.SharedBuckets`): 429 with ``Retry-After``;
 4. an upload (``POST /v1/files``) takes one of its project's
    ``max_concurrent_uploads_per_project`` slots, or 429 with ``Retry-After``;
 5. a declared ``Content-Length`` over the route's limit: 413 without reading.
@@ -18,7 +20,8 @@ timed: a body that sends nothing for ``body_idle_timeout_s``, or arrives slower 
 ``body_min_bytes_per_s`` (after a grace of ``body_idle_timeout_s``), gets :class:`BodyTimeout` (408). Only the
 time spent waiting for the client counts, not the time the route took to store what came.
 
-Counters and buckets live in this process: with several API processes each enforces its own share.
+Rate buckets are shared across API processes through Redis (:mod:`api.rate_limits`); upload slots are
+counted in this process.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from api.errors import (
     body_too_large_response,
     error_response,
 )
+from api.rate_limits import AddressBlocks, SharedBuckets, namespace_for, shared_redis_url
 from store.db import autocommit_sessionmaker, session_scope
 from store.keys import authenticate_with_project
 from store.settings import Settings
@@ -55,28 +59,6 @@ MAX_HEADER_BYTES = 32 * 1024
 UPLOAD_ROUTE = ("POST", "/v1/files")
 #: ``Retry-After`` of a refused upload: uploads end (or time out) on their own.
 UPLOAD_RETRY_AFTER_S = 5
-
-
-@dataclass
-class RateLimiter:
-    """A token bucket per key: ``burst`` requests at once, refilled at ``rate`` per second (0 = no limit)."""
-
-    rate: float
-    burst: int
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def take(self, key: str, now: float | None = None) -> float:
-        """Spend one token of ``key``'s bucket: 0 when allowed, else the seconds until one is there."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic() if now is None else now
-        tokens, then = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
-        if tokens >= 1:
-            self._buckets[key] = (tokens - 1, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1 - tokens) / self.rate
 
 
 @dataclass
@@ -133,6 +115,23 @@ def _routed(scope: Scope) -> bool:
     return any(route.matches(scope)[0] is Match.FULL for route in routes)
 
 
+def _client_address(scope: Scope) -> str:
+    """The client's address as the server saw it (behind a proxy: run uvicorn with ``--forwarded-allow-ips``
+    so that this is the caller's, not the proxy's)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _too_many_failed_keys(wait: float) -> JSONResponse:
+    return error_response(
+        429,
+        "Too many requests with invalid API keys from this address; retry after the time in Retry-After.",
+        type=RATE_LIMIT,
+        code="too_many_invalid_keys",
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    )
+
+
 def _unauthorized(message: str, code: str) -> JSONResponse:
     return error_response(401, message, type=AUTHENTICATION, code=code, headers={"WWW-Authenticate": "Bearer"})
 
@@ -144,7 +143,12 @@ class AdmissionMiddleware:
         self.app = app
         self.state = state
         settings = state.settings
-        self.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        redis_url = shared_redis_url(settings.rate_limit_redis_url, settings.broker_url)
+        namespace = namespace_for(settings.database_url)
+        self.rate_limiter = SharedBuckets(settings.rate_limit_per_s, settings.rate_limit_burst, redis_url, namespace)
+        self.address_blocks = AddressBlocks(
+            SharedBuckets(settings.invalid_keys_per_ip_per_s, settings.invalid_keys_per_ip_burst, redis_url, namespace)
+        )
         self.uploads = UploadSlots(settings.max_concurrent_uploads_per_project)
         # One joined SELECT outside a transaction: no BEGIN/COMMIT round trips for the check every request pays.
         self._key_sessions = autocommit_sessionmaker(state.session_factory)
@@ -210,6 +214,10 @@ class AdmissionMiddleware:
         path = scope["path"]
         if not (path == "/v1" or path.startswith("/v1/")) or not _routed(scope):
             return None, None  # not a keyed route: an unknown URL or method is the router's 404/405
+        address = _client_address(scope)
+        blocked = self.address_blocks.blocked_for(address)
+        if blocked > 0:
+            return _too_many_failed_keys(blocked), None
         token = _bearer(scope)
         if token is None:
             return _unauthorized(
@@ -227,8 +235,11 @@ class AdmissionMiddleware:
                 headers={"Retry-After": "5"},
             ), None
         if auth is None:
+            blocked = await self.address_blocks.failed(address)
+            if blocked > 0:
+                return _too_many_failed_keys(blocked), None
             return _unauthorized("Incorrect or revoked API key provided.", "invalid_api_key"), None
-        wait = self.rate_limiter.take(auth.key_id)
+        wait = await self.rate_limiter.take("key:" + auth.key_id)
         if wait > 0:
             return error_response(
                 429,

@@ -102,10 +102,26 @@ class Settings(BaseSettings):
         default=4, ge=1, le=10_000, description="Uploads one project may stream at once (per API process); more get 429."
     )
     rate_limit_per_s: float = Field(
-        default=50.0, ge=0, le=1e6, description="Requests per second one API key may make on average (per API process); 0 = off."
+        default=50.0,
+        ge=0,
+        le=1e6,
+        description="Requests per second one API key may make on average (all API processes together when the limits are shared); 0 = off.",
     )
     rate_limit_burst: int = Field(
         default=500, ge=1, le=1_000_000, description="Requests one API key may make at once before the rate applies."
+    )
+    invalid_keys_per_ip_per_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=1e6,
+        description="Failed key checks per second one client address may make on average; past its burst the address gets 429 before any lookup (0 = off).",
+    )
+    invalid_keys_per_ip_burst: int = Field(
+        default=300, ge=1, le=1_000_000, description="Failed key checks one client address may make at once."
+    )
+    rate_limit_redis_url: str = Field(
+        default="",
+        description="Redis holding the rate-limit buckets that every API process shares; empty: the broker when it is Redis; 'off': each process keeps its own.",
     )
     body_idle_timeout_s: float = Field(
         default=30.0, gt=0, le=3600, description="A request body that sends nothing for this long is answered 408."

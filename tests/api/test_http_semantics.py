@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import cursors
-from api.admission import RateLimiter, UploadSlots
+from api.admission import UploadSlots
+from api.rate_limits import RateLimiter
 from tests.api.conftest import Caller, corpus_bytes, make_caller, upload
 
 MODEL = "smollm2-135m-instruct"

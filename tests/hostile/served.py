@@ -53,9 +53,12 @@ class Served:
 
 
 @contextmanager
-def served_api(make_pg_database: Callable[..., str], data_dir: Path, **settings: str) -> Iterator[Served]:
-    """``python -m api`` on a new database with ``RADIS_<NAME>=value`` for each of ``settings``."""
-    url = make_pg_database()
+def served_api(
+    make_pg_database: Callable[..., str], data_dir: Path, *, database_url: str | None = None, **settings: str
+) -> Iterator[Served]:
+    """``python -m api`` on a new database (or ``database_url``'s: a second process of one deployment)
+    with ``RADIS_<NAME>=value`` for each of ``settings``."""
+    url = database_url or make_pg_database()
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
     counter = iter(range(10**6))
