@@ -98,8 +98,24 @@ class Connection:
     api_key: str | None
 
 
+#: The ``radis --base-url/--api-key`` options, set once by the app's callback for every command.
+_global_options: dict[str, str | None] = {"base_url": None, "api_key": None}
+
+
+def set_global_options(base_url: str | None, api_key: str | None) -> None:
+    """Remember ``radis``'s own ``--base-url``/``--api-key`` (they outrank the environment and the config)."""
+    _global_options.update(base_url=base_url, api_key=api_key)
+
+
+def global_option(name: str) -> str | None:
+    """``radis``'s own ``--base-url`` or ``--api-key`` (``name`` without dashes), if given."""
+    return _global_options[name]
+
+
 def resolve_connection(base_url: str | None = None, api_key: str | None = None) -> Connection:
-    """Options, then environment, then the config file, then the default URL."""
+    """Options (a command's, then ``radis``'s), then environment, then the config file, then the default URL."""
+    base_url = base_url or _global_options["base_url"]
+    api_key = api_key or _global_options["api_key"]
     saved: dict[str, Any] = {}
     if not (base_url or os.environ.get("RADIS_BASE_URL")) or not (api_key or os.environ.get("RADIS_API_KEY")):
         saved = load_config()
@@ -150,6 +166,9 @@ class ApiClient:
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
 
     def all_events(self, job_id: str) -> list[dict[str, Any]]:
         """Every event of the job, oldest first (pages of ``GET …/events`` followed to the end)."""
@@ -256,6 +275,38 @@ def follow_events(
         failures += 1
         if failures > reconnects:
             raise CLIError(f"the event stream of {job_id} kept closing before the job finished")
+
+
+# --- downloads --------------------------------------------------------------------------------------
+
+
+def download_to(client: httpx.Client, path: str, dest: Path, on_progress: Callable[[int, int | None], None] | None = None) -> str:
+    """Stream ``GET path`` into ``dest`` and check its sha256 against the server's ``X-Content-SHA256``
+    (a mismatch deletes the file and raises); returns the sha256."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with client.stream("GET", path) as response:
+            if not response.is_success:
+                response.read()
+                check(response)
+            expected = response.headers.get("x-content-sha256")
+            total = int(response.headers["content-length"]) if "content-length" in response.headers else None
+            with open(dest, "wb") as handle:
+                for chunk in response.iter_bytes(1 << 20):
+                    digest.update(chunk)
+                    handle.write(chunk)
+                    received += len(chunk)
+                    if on_progress:
+                        on_progress(received, total)
+    except httpx.TransportError as exc:
+        dest.unlink(missing_ok=True)
+        raise unreachable(str(client.base_url), exc) from None
+    if expected and expected != digest.hexdigest():
+        dest.unlink(missing_ok=True)
+        raise CLIError(f"sha256 mismatch: server {expected}, received {digest.hexdigest()}; the download was deleted")
+    return digest.hexdigest()
 
 
 # --- adapter download -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -26,6 +27,32 @@ from radis_cli.commands import projects as projects_commands
 from radis_cli.commands import register as register_client_commands
 
 app = typer.Typer(help="RaDis fine-tuning service.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from radis_core import __version__
+
+        print(f"radis {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def radis(
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="The service's address for the client commands (over RADIS_BASE_URL and `radis login`'s)."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="The API key for the client commands (over RADIS_API_KEY and `radis login`'s)."
+    ),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """RaDis fine-tuning service: run it (serve, api, worker, migrate, keys, projects) or use it (login, files, jobs, adapters, models)."""
+    from radis_cli.client import set_global_options
+
+    set_global_options(base_url, api_key)
+
+
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(projects_commands.app, name="projects")
@@ -48,13 +75,16 @@ def _sessionmaker(settings):
 
 
 @app.command()
-def migrate() -> None:
+def migrate(as_json: bool = typer.Option(False, "--json", help="Print the database and its revision as JSON.")) -> None:
     """Bring the database schema to the newest migration."""
-    from store.migrate import upgrade
+    from store.migrate import head_revision, upgrade
     from store.settings import redacted
 
     s = _settings()
     upgrade(s.database_url)
+    if as_json:
+        print(json.dumps({"database": redacted(s.database_url), "revision": head_revision()}))
+        return
     console.print(f"database at head: {redacted(s.database_url)}")
 
 
@@ -166,6 +196,7 @@ def worker_cmd(
 def keys_create(
     project: str = typer.Option("default", help="Project name (created if new)."),
     name: str = typer.Option("cli", help="A label for the key."),
+    as_json: bool = typer.Option(False, "--json", help="Print {id, project, name, key} as JSON."),
 ) -> None:
     """Create an API key; the secret is printed once and only its hash is stored."""
     from store.db import session_scope
@@ -179,6 +210,9 @@ def keys_create(
         proj = get_or_create_project(session, project)
         secret, key = create_key(session, proj.id, name)
         key_id = key.id
+    if as_json:
+        print(json.dumps({"id": key_id, "project": project, "name": name, "key": secret}))
+        return
     console.print(f"key id {key_id} for project {project}")
     print(secret)
 
@@ -186,8 +220,6 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(project: str = typer.Option("default"), as_json: bool = typer.Option(False, "--json")) -> None:
     """List a project's keys (prefixes only)."""
-    import json
-
     from store.db import session_scope
     from store.keys import list_keys
     from store.projects import get_project_by_name
@@ -218,7 +250,7 @@ def keys_list(project: str = typer.Option("default"), as_json: bool = typer.Opti
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str) -> None:
+def keys_revoke(key_id: str, as_json: bool = typer.Option(False, "--json", help="Print {id, revoked} as JSON.")) -> None:
     """Revoke a key; requests with it fail at once."""
     from store.db import session_scope
     from store.keys import revoke_key
@@ -226,6 +258,9 @@ def keys_revoke(key_id: str) -> None:
     s = _settings()
     with session_scope(_sessionmaker(s)) as session:
         revoke_key(session, key_id)
+    if as_json:
+        print(json.dumps({"id": key_id, "revoked": True}))
+        return
     console.print(f"revoked {key_id}")
 
 

@@ -12,7 +12,7 @@ from radis_core.cli import settings_cmd
 def register(app: typer.Typer) -> None:
     """Add the client commands to ``app``."""
     app.command("login")(login.login)
-    app.command("models")(models.models)
+    app.add_typer(models.app, name="models")
     app.command("settings")(settings_cmd)
     app.add_typer(files.app, name="files")
     app.add_typer(jobs.app, name="jobs")

@@ -1,4 +1,4 @@
-"""``radis files upload|list``: corpora go up only after the same validation the server runs passes here."""
+"""``radis files upload|list|download|delete``: corpora go up only after the same validation the server runs passes here."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from radis_cli.client import ApiClient, CLIError
+from radis_cli.client import ApiClient, CLIError, download_to
 from radis_cli.commands.common import JSON_OPTION, api, err, out, print_json, when
 
-app = typer.Typer(help="Upload and list training files.", no_args_is_help=True)
+app = typer.Typer(help="Upload, list, download and delete files.", no_args_is_help=True)
 
 #: Problems shown in the table; the count of the rest is printed below it.
 MAX_ROWS = 50
@@ -98,3 +98,35 @@ def list_files(as_json: bool = JSON_OPTION) -> None:
             when(f["created_at"]),
         )
     out.print(table)
+
+
+@app.command("download")
+def download(
+    file_id: str,
+    out_path: Path | None = typer.Option(
+        None, "--out", "-o", help="Where to write it (default: the file's own name in this folder; a folder puts it there)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Download a file's content (an upload or a job's result file), its sha256 checked against the server's."""
+    with api() as client:
+        meta = client.get(f"/v1/files/{file_id}")
+        # Only the name's last part: a stored filename never picks a folder on this machine.
+        name = Path(meta["filename"]).name or file_id
+        dest = (out_path / name if out_path.is_dir() else out_path) if out_path else Path(name)
+        digest = download_to(client.http, f"/v1/files/{file_id}/content", dest)
+    if as_json:
+        print_json({"id": file_id, "path": str(dest), "bytes": dest.stat().st_size, "sha256": digest, "sha256_verified": True})
+        return
+    out.print(f"[green]downloaded[/] {file_id} → {dest} ({dest.stat().st_size} bytes, sha256 verified)")
+
+
+@app.command("delete")
+def delete(file_id: str, as_json: bool = JSON_OPTION) -> None:
+    """Delete a file and its bytes (refused while a queued or running job uses it)."""
+    with api() as client:
+        body = client.delete(f"/v1/files/{file_id}")
+    if as_json:
+        print_json(body)
+        return
+    out.print(f"deleted {body['id']}")

@@ -1,4 +1,4 @@
-"""``radis jobs create|list|show|watch|events|cancel``.
+"""``radis jobs create|list|show|watch|events|cancel|report|checkpoints``.
 
 Commands that follow a job (``create --watch``, ``watch``, ``events --follow``) exit with the job's
 outcome: 0 succeeded, 3 failed, 4 cancelled (see :mod:`radis_cli.client` for every code).
@@ -252,3 +252,43 @@ def cancel(job_id: str, as_json: bool = JSON_OPTION) -> None:
         print_json(job)
     else:
         out.print(f"{job['id']}: {job['status']}" + (" (stopping at the next step)" if job["status"] == "running" else ""))
+
+
+@app.command("report")
+def report(job_id: str, as_json: bool = JSON_OPTION) -> None:
+    """A succeeded job's evaluation report: translation scores and retention, base vs tuned."""
+    with api() as client:
+        body = client.get(f"{JOBS}/{job_id}/report")
+    if as_json:
+        print_json(body)
+        return
+    scores = Table("metric", "base", "tuned", "delta", title=f"Evaluation of {job_id}")
+    for row in _report_rows(body):
+        scores.add_row(*row)
+    out.print(scores)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+
+
+@app.command("checkpoints")
+def checkpoints(job_id: str, as_json: bool = JSON_OPTION) -> None:
+    """The job's checkpoints, newest step first, with their metrics."""
+    with api() as client:
+        data = client.get(f"{JOBS}/{job_id}/checkpoints", limit=100)["data"]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("step", "model", "train loss", "valid loss", "valid token acc.", "created", title=f"Checkpoints of {job_id}")
+    for checkpoint in data:
+        metrics = checkpoint.get("metrics") or {}
+        table.add_row(
+            str(checkpoint["step_number"]),
+            checkpoint["fine_tuned_model_checkpoint"],
+            _number(metrics.get("train_loss")),
+            _number(metrics.get("valid_loss")),
+            _number(metrics.get("valid_mean_token_accuracy")),
+            when(checkpoint["created_at"]),
+        )
+    out.print(table)

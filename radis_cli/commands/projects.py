@@ -84,6 +84,7 @@ def set_limits(
         None, "--job-wall-time-s", help="Wall-time budget of its new jobs in seconds, or 'default'."
     ),
     max_concurrent_jobs: str | None = typer.Option(None, "--max-concurrent-jobs", help="Active jobs it may have, or 'default'."),
+    as_json: bool = typer.Option(False, "--json", help="Print the project's limits and usage as JSON."),
 ) -> None:
     """Give a project its own limits ('default' returns one to the deployment's setting)."""
     from store.db import make_engine, make_sessionmaker, session_scope
@@ -114,4 +115,4 @@ def set_limits(
             store_set_limits(session, row, **changes)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-    show(project, as_json=False)
+    show(project, as_json=as_json)

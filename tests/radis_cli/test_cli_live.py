@@ -129,3 +129,48 @@ def test_failed_and_cancelled_jobs_have_their_own_exit_codes(service: Service, t
     watched = radis("jobs", "watch", job["id"])
     assert watched.returncode == EXIT_JOB_CANCELLED, watched.stdout + watched.stderr
     assert "cancelled" in watched.stdout
+
+
+def test_global_options_results_files_and_models_commands(service: Service, tmp_path: Path) -> None:
+    """``radis --base-url --api-key`` (no login, no environment), ``jobs report|checkpoints``,
+    ``files download|delete``, ``models delete``; each with ``--json``."""
+    radis = Radis(tmp_path)
+    g = ("--base-url", service.base, "--api-key", service.key)
+    version = radis("--version")
+    assert version.returncode == 0 and version.stdout.startswith("radis ")
+    assert radis("--base-url", service.base, "--api-key", "sk-radis-wrong", "files", "list").returncode == EXIT_AUTH
+
+    train_path = service.data / "train.jsonl"
+    train = radis.json(*g, "files", "upload", str(train_path))
+    settings = {"hyperparameters": SMALL["hyperparameters"], "evaluation": SMALL["evaluation"]}
+    created = radis(
+        *g, "jobs", "create", "-m", str(service.tiny), "-t", train["id"], "--method", "supervised",
+        "--settings", json.dumps(settings), "--watch", "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+    job = json.loads(created.stdout)
+
+    report = radis.json(*g, "jobs", "report", job["id"])
+    assert "bleu" in report["translation"] and "retention" in report
+    assert "BLEU" in radis(*g, "jobs", "report", job["id"]).stdout
+    checkpoints = radis.json(*g, "jobs", "checkpoints", job["id"])
+    assert checkpoints and all(isinstance(c["metrics"]["train_loss"], float) for c in checkpoints)
+    table = radis(*g, "jobs", "checkpoints", job["id"]).stdout
+    assert f"ckpt-step-{checkpoints[0]['step_number']}" in table
+
+    downloaded = radis.json(*g, "files", "download", train["id"], "--out", str(tmp_path))
+    assert downloaded["sha256_verified"] and Path(downloaded["path"]).read_bytes() == train_path.read_bytes()
+    assert Path(downloaded["path"]).parent == tmp_path and downloaded["sha256"] == train["sha256"]
+
+    spare = radis.json(*g, "files", "upload", str(service.data / "valid.jsonl"))
+    assert radis.json(*g, "files", "delete", spare["id"]) == {"id": spare["id"], "object": "file", "deleted": True}
+    assert spare["id"] not in {f["id"] for f in radis.json(*g, "files", "list")}
+    gone = radis(*g, "files", "download", spare["id"], "--out", str(tmp_path))
+    assert gone.returncode == EXIT_ERROR and "HTTP 404" in gone.stderr
+
+    model = job["fine_tuned_model"]
+    assert model in {m["id"] for m in radis.json(*g, "models")}
+    assert radis.json(*g, "models", "delete", model)["deleted"] is True
+    assert model not in {m["id"] for m in radis.json(*g, "models", "list")}
+    again = radis(*g, "models", "delete", model)
+    assert again.returncode == EXIT_ERROR and "HTTP 404" in again.stderr
