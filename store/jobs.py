@@ -1,7 +1,9 @@
 """Fine-tuning jobs and their state machine. This module is the only code that changes a job's state.
 
 ``queued → running → succeeded | failed | cancelled`` (a queued job may also be cancelled directly; a
-running one goes back to queued when its worker shuts down cleanly: :func:`release_job`).
+running one goes back to queued when its worker shuts down cleanly: :func:`release_job`). A pause
+(:func:`request_pause`) makes a queued job ``paused`` at once and a running one at its next step
+(:func:`mark_paused`); :func:`resume_job` queues it again, and a paused job may be cancelled.
 Every transition is one conditional ``UPDATE … WHERE id = :id AND status = :expected [AND worker_id =
 :me]`` whose row count says whether it happened, so two workers can never both run a job and a worker
 that lost its job (another took it over after a missed heartbeat) cannot write over the new owner. Each
@@ -26,7 +28,7 @@ from radis_core.stages import stage as stage_spec
 from store.errors import IdempotencyConflict, InvalidTransition, LostOwnership, NotFound, QuotaExceeded
 from store.events import add_event
 from store.ids import utcnow
-from store.models import ACTIVE_STATUSES, EventLevel, File, Job, JobStatus
+from store.models import ACTIVE_STATUSES, TERMINAL_STATUSES, EventLevel, File, Job, JobStatus
 from store.projects import lock_project
 from store.result_files import MODEL_WEIGHTS
 
@@ -257,6 +259,12 @@ def heartbeat(session: Session, job_id: str, worker_id: str) -> bool:
     return job.cancel_requested
 
 
+def heartbeat_requests(session: Session, job_id: str, worker_id: str) -> tuple[bool, bool]:
+    """:func:`heartbeat`, returning what the caller asked of the job: ``(cancel_requested, pause_requested)``."""
+    job = _owner_update(session, job_id, worker_id, {"heartbeat_at": utcnow()}, "heartbeat")
+    return job.cancel_requested, job.pause_requested
+
+
 def set_stage(
     session: Session,
     job_id: str,
@@ -361,6 +369,28 @@ def mark_cancelled(session: Session, job_id: str, worker_id: str) -> Job:
     return job
 
 
+def mark_paused(session: Session, job_id: str, worker_id: str) -> Job:
+    """running → paused: the owner stopped after seeing ``pause_requested``, its checkpoint written (training
+    saves the steps it finished before it stops). The job waits, owned by no worker, until :func:`resume_job`.
+    A pause is not a failed attempt, so ``attempts`` goes back down. A job whose cancel was requested
+    meanwhile is cancelled instead."""
+    values = {
+        "status": JobStatus.PAUSED,
+        "worker_id": None,
+        "heartbeat_at": None,
+        "enqueued_at": None,
+        "estimated_finish": None,
+        "pause_requested": False,
+        "attempts": Job.attempts - 1,
+    }
+    owned = [Job.status == JobStatus.RUNNING, Job.worker_id == worker_id, Job.cancel_requested.is_(False)]
+    if not _conditional_update(session, job_id, owned, values):
+        return mark_cancelled(session, job_id, worker_id)  # raises unless only the cancel flag stood in the way
+    job = get_job_any(session, job_id)
+    add_event(session, job_id, "Job paused", data={"worker_id": worker_id})
+    return job
+
+
 def mark_enqueued(session: Session, job_id: str) -> bool:
     """Record that a queue message was sent for the queued job; False if it is no longer queued."""
     return _conditional_update(session, job_id, [Job.status == JobStatus.QUEUED], {"enqueued_at": utcnow()})
@@ -369,13 +399,13 @@ def mark_enqueued(session: Session, job_id: str) -> bool:
 def request_cancel(session: Session, project_id: str, job_id: str) -> Job:
     """Cancel as far as the job's state allows and return it.
 
-    Queued (or validating): cancelled at once. Running: ``cancel_requested`` is set and the worker stops
+    Queued (or validating, or paused): cancelled at once. Running: ``cancel_requested`` is set and the worker stops
     at its next check. Finished: unchanged (the API answers with the job as it is).
     """
     # A worker may change the status between our read and our update; look again, a few times at most.
     for _ in range(3):
         job = get_job(session, project_id, job_id)
-        if job.status in (JobStatus.QUEUED, JobStatus.VALIDATING_FILES):
+        if job.status in (JobStatus.QUEUED, JobStatus.VALIDATING_FILES, JobStatus.PAUSED):
             values = {"status": JobStatus.CANCELLED, "cancel_requested": True, "finished_at": utcnow()}
             if _conditional_update(session, job_id, [Job.status == job.status], values):
                 add_event(session, job_id, "Job cancelled")
@@ -425,3 +455,59 @@ def delete_fine_tuned_model(session: Session, project_id: str, model_id: str) ->
     session.flush()
     add_event(session, job.id, f"Fine-tuned model deleted: {model_id}", data={"fine_tuned_model": model_id})
     return get_job_any(session, job.id), deleted
+
+
+# --- pause and resume (the caller's side) -----------------------------------------------------------
+
+
+def request_pause(session: Session, project_id: str, job_id: str) -> Job:
+    """Pause as far as the job's state allows and return it (OpenAI's ``pause``).
+
+    Queued (or validating): paused at once. Running: ``pause_requested`` is set; the worker stops at its
+    next step, writes a checkpoint and marks the job paused (:func:`mark_paused`); until then the status
+    stays ``running``. Already paused, or running with a pause or a cancel requested: unchanged.
+    Finished: :class:`InvalidTransition` (nothing is left to pause).
+    """
+    for _ in range(3):  # a worker may change the status between our read and our update
+        job = get_job(session, project_id, job_id)
+        if job.status in (JobStatus.QUEUED, JobStatus.VALIDATING_FILES):
+            values = {"status": JobStatus.PAUSED, "enqueued_at": None, "estimated_finish": None}
+            if _conditional_update(session, job_id, [Job.status == job.status], values):
+                add_event(session, job_id, "Job paused")
+                return get_job(session, project_id, job_id)
+        elif job.status == JobStatus.RUNNING:
+            if job.pause_requested or job.cancel_requested:
+                return job
+            if _conditional_update(session, job_id, [Job.status == JobStatus.RUNNING], {"pause_requested": True}):
+                add_event(session, job_id, "Pause requested; the job pauses at its next step, with a checkpoint")
+                return get_job(session, project_id, job_id)
+        elif job.status == JobStatus.PAUSED:
+            return job
+        else:
+            raise InvalidTransition(job_id, f"cannot pause: the job is {job.status}")
+    return get_job(session, project_id, job_id)
+
+
+def resume_job(session: Session, project_id: str, job_id: str) -> tuple[Job, bool]:
+    """Resume a paused job (OpenAI's ``resume``); returns ``(job, enqueue)``.
+
+    Paused: queued again (``enqueue`` true: send its message after committing); any worker claims it and
+    continues from its newest checkpoint. Running with a pause requested: the request is withdrawn.
+    Queued or running: unchanged. Finished: :class:`InvalidTransition`.
+    """
+    for _ in range(3):
+        job = get_job(session, project_id, job_id)
+        if job.status == JobStatus.PAUSED:
+            values = {"status": JobStatus.QUEUED, "enqueued_at": None}
+            if _conditional_update(session, job_id, [Job.status == JobStatus.PAUSED], values):
+                add_event(session, job_id, "Job resumed; queued to continue from its newest checkpoint")
+                return get_job(session, project_id, job_id), True
+        elif job.status == JobStatus.RUNNING and job.pause_requested:
+            if _conditional_update(session, job_id, [Job.status == JobStatus.RUNNING], {"pause_requested": False}):
+                add_event(session, job_id, "Pause withdrawn; the job keeps running")
+                return get_job(session, project_id, job_id), False
+        elif job.status in TERMINAL_STATUSES:
+            raise InvalidTransition(job_id, f"cannot resume: the job is {job.status}")
+        else:
+            return job, False
+    return get_job(session, project_id, job_id), False

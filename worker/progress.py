@@ -114,6 +114,7 @@ class JobReporter:
         self._progress_dirty = False
         self._lost = threading.Event()
         self._cancel_seen = threading.Event()
+        self._pause_seen = threading.Event()
         self._last_beat = 0.0
         # Wall time of earlier attempts, and when this one started (the budget counts both).
         self._run_seconds_before = run_seconds_before
@@ -131,6 +132,23 @@ class JobReporter:
         """True once a heartbeat saw the job's cancel flag."""
         return self._cancel_seen.is_set()
 
+    @property
+    def pause_requested(self) -> bool:
+        """Whether the last heartbeat saw the job's pause flag (a resume before the pause took effect
+        withdraws it)."""
+        return self._pause_seen.is_set()
+
+    def _saw(self, requests: tuple[bool, bool]) -> bool:
+        """Remember what a heartbeat read: ``(cancel_requested, pause_requested)``; returns the cancel."""
+        cancel, pause = requests
+        if cancel:
+            self._cancel_seen.set()
+        if pause:
+            self._pause_seen.set()
+        else:
+            self._pause_seen.clear()
+        return cancel
+
     def _write(self, work: Any) -> Any:
         """One transaction; ownership loss is remembered and raised as :class:`OwnershipLost`."""
         if self._lost.is_set():
@@ -147,8 +165,7 @@ class JobReporter:
         a worker that lost the job adds no row after the take-over."""
 
         def owned(session: Session) -> Any:
-            if store_jobs.heartbeat(session, self.job_id, self.worker_id):
-                self._cancel_seen.set()
+            self._saw(store_jobs.heartbeat_requests(session, self.job_id, self.worker_id))
             return work(session)
 
         result = self._write(owned)
@@ -162,19 +179,17 @@ class JobReporter:
         return self._run_seconds_before + time.monotonic() - self._started
 
     def beat(self) -> bool:
-        """Heartbeat now (recording the run seconds); returns whether a cancel was requested. Raises
-        :class:`OwnershipLost`."""
+        """Heartbeat now (recording the run seconds); returns whether a cancel was requested (a pause
+        request shows in :attr:`pause_requested`). Raises :class:`OwnershipLost`."""
 
-        def work(session: Session) -> bool:
-            cancel = store_jobs.heartbeat(session, self.job_id, self.worker_id)
+        def work(session: Session) -> tuple[bool, bool]:
+            requests = store_jobs.heartbeat_requests(session, self.job_id, self.worker_id)
             usage.record_run_seconds(session, self.job_id, self.worker_id, self.run_seconds())
-            return cancel
+            return requests
 
-        cancel = self._write(work)
+        requests = self._write(work)
         self._last_beat = time.monotonic()
-        if cancel:
-            self._cancel_seen.set()
-        return bool(cancel)
+        return self._saw(requests)
 
     def should_cancel(self) -> bool:
         """The pipeline's cancel check: the store's flag, read at most every ``cancel_poll_s`` (each read

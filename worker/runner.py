@@ -9,7 +9,9 @@ duplicate messages are harmless and the reconciler may send them freely.
 code, or ``cancelled``), except when the worker lost the job to another one: then it stops and writes
 nothing more, because the job is someone else's now; and except when the worker is shutting down
 (``drain``, :mod:`worker.drain`): then the run stops before its next step, training checkpoints what it
-finished, and the job goes back to the queue (``"handed_back"``) for another worker to resume at once.
+finished, and the job goes back to the queue (``"handed_back"``) for another worker to resume at once;
+and except when the job's pause was requested: then the run stops the same way and the job waits
+``paused`` (``"paused"``) until it is resumed.
 
 A job that took its worker down (killed it, not failed) is taken over again after the stale timeout, at
 most until it was started ``settings.max_attempts`` times; then it fails with ``too_many_attempts``.
@@ -48,7 +50,7 @@ from worker.store_writes import in_transaction
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["succeeded", "failed", "cancelled", "lost", "skipped", "handed_back"]
+Outcome = Literal["succeeded", "failed", "cancelled", "lost", "skipped", "handed_back", "paused"]
 #: Whether this worker is shutting down (:func:`worker.drain.drain_requested` in a Celery child).
 DrainCheck = Callable[[], bool]
 
@@ -196,6 +198,11 @@ def _run(
     except (OwnershipLost, InvalidTransition) as exc:
         log.warning("job %s: worker %s lost the job (%s); stopped without writing", job_id, worker_id, exc)
         return "lost"
+    except PauseRequested:
+        _stop(heartbeat, reporter)
+        lost = _finish(factory, job_id, lambda s: store_jobs.mark_paused(s, job_id, worker_id))
+        log.info("job %s paused", job_id)
+        return lost or ("cancelled" if _status(factory, job_id) == JobStatus.CANCELLED else "paused")
     except JobInterrupted:
         _stop(heartbeat, reporter)
         return _hand_back(factory, queue or JobQueue(factory, settings), job_id, worker_id)
@@ -233,17 +240,30 @@ def _check_budget(reporter: JobReporter, budget_s: int) -> None:
         raise BudgetExceeded(budget_s, used)
 
 
+class PauseRequested(JobInterrupted):
+    """The job's pause was requested: like a shutdown, the run stops before its next step with a checkpoint
+    of the steps it finished (training saves it); the job then waits ``paused`` instead of being queued."""
+
+
 def _cancel_check(reporter: JobReporter, drain: DrainCheck | None, budget_s: int) -> Callable[[], bool]:
     """The pipeline's cancel check (between steps and batches): the store's cancel flag, this worker's
-    shutdown as an interruption, and the job's wall-time budget (:class:`BudgetExceeded` fails it)."""
+    shutdown and the job's pause as interruptions, and the job's wall-time budget (:class:`BudgetExceeded`
+    fails it)."""
 
     def should_cancel() -> bool:
         if drain is not None and drain():
             raise JobInterrupted("the worker is shutting down")
         _check_budget(reporter, budget_s)
-        return reporter.should_cancel()
+        cancel = reporter.should_cancel()
+        if not cancel and reporter.pause_requested:
+            raise PauseRequested("a pause was requested")
+        return cancel
 
     return should_cancel
+
+
+def _status(factory: sessionmaker[Session], job_id: str) -> str:
+    return in_transaction(factory, lambda s: store_jobs.get_job_any(s, job_id).status)
 
 
 def _hand_back(factory: sessionmaker[Session], queue: JobQueue, job_id: str, worker_id: str) -> Outcome:

@@ -1,4 +1,4 @@
-"""``/v1/fine_tuning/jobs``: create (idempotent), list, retrieve, cancel, events, checkpoints."""
+"""``/v1/fine_tuning/jobs``: create (idempotent), list, retrieve, cancel, pause, resume, events, checkpoints."""
 
 from __future__ import annotations
 
@@ -145,6 +145,37 @@ def cancel_job(job_id: str, project: ProjectDep, session: SessionDep) -> FineTun
     until it does). Finished: returned unchanged."""
     job = store_jobs.request_cancel(session, project.id, job_id)
     session.commit()
+    return FineTuningJob.from_row(job)
+
+
+@router.post(
+    "/{job_id}/pause",
+    response_model=FineTuningJob,
+    responses={409: {"description": "The job has finished (code invalid_state)"}},
+    summary="Pause a fine-tuning job",
+)
+def pause_job(job_id: str, project: ProjectDep, session: SessionDep) -> FineTuningJob:
+    """Queued: paused at once. Running: the worker stops at its next step, writes a checkpoint and marks the
+    job ``paused`` (``status`` stays ``running`` until it does). Paused: unchanged. Finished: 409."""
+    job = store_jobs.request_pause(session, project.id, job_id)
+    session.commit()
+    return FineTuningJob.from_row(job)
+
+
+@router.post(
+    "/{job_id}/resume",
+    response_model=FineTuningJob,
+    responses={409: {"description": "The job has finished (code invalid_state)"}},
+    summary="Resume a paused fine-tuning job",
+)
+def resume_job(job_id: str, project: ProjectDep, session: SessionDep, state: StateDep) -> FineTuningJob:
+    """Paused: queued again; any worker continues it from its newest checkpoint, every step once. Running
+    with a pause requested: the request is withdrawn. Queued or running: unchanged. Finished: 409."""
+    job, enqueue = store_jobs.resume_job(session, project.id, job_id)
+    # Commit before enqueueing, as at creation: a worker must never receive a job it cannot claim.
+    session.commit()
+    if enqueue:
+        state.queue.enqueue(job.id)
     return FineTuningJob.from_row(job)
 
 
