@@ -304,9 +304,10 @@ class S3ArtifactStore(ArtifactStore):
     def publish_job_folder(self, job_id: str, folder: str, *, marker: str) -> int:
         """Mirror the local ``jobs/<job_id>/<folder>`` to the bucket; returns the bytes uploaded.
 
-        Each subfolder is a unit (a checkpoint) that is complete when ``marker`` is in it. New files go
-        up with each unit's marker last; units gone from the local folder (pruned checkpoints) are
-        removed from the bucket marker first, so the bucket never shows an incomplete unit as complete.
+        Each subfolder is a unit (a checkpoint) that is complete when ``marker`` is in it; units sort by name
+        (``step-00000012``). New files go up with each unit's marker last; units gone from the local folder
+        (pruned checkpoints) and older than its newest are removed from the bucket marker first, so the
+        bucket never shows an incomplete unit as complete.
         """
         base_key = f"jobs/{job_id}/{folder.strip('/')}"
         local = self.path(base_key)
@@ -323,7 +324,10 @@ class S3ArtifactStore(ArtifactStore):
                 kept.add(key)
                 if remote.get(key) != file.stat().st_size:
                     uploaded += self._put_file(key, file).bytes
-        stale = [key for key in remote if key not in kept]
+        # Only units older than this host's newest are removed: a worker that lost the job (its heartbeat went
+        # stale while it still ran) must not delete the newer checkpoints of the worker that took it over.
+        newest = max((self.key_of(unit) for unit in units if (unit / marker).is_file()), default="")
+        stale = [key for key in remote if key not in kept and key.rsplit("/", 1)[0] < newest]
         stale.sort(key=lambda key: (not key.endswith("/" + marker), key))
         self._delete_many(stale)
         return uploaded

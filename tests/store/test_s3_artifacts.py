@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,6 +136,17 @@ def test_checkpoints_published_by_one_host_are_restored_by_another(s3_bucket: Bu
     first.publish_job_folder("job-1", "work/checkpoints", marker="state.pt")
     assert [k.rsplit("/", 2)[1] for k in s3_bucket.object_keys()] == ["step-00000003", "step-00000003"]
     assert first.job_dir_bytes("job-1") > 0
+
+    # A worker that lost the job (still at step 3) never deletes the newer checkpoint of its successor.
+    later = second.job_dir("job-1") / "work" / "checkpoints"
+    shutil.rmtree(later / "step-00000001")
+    _checkpoint(later, 5)
+    second.publish_job_folder("job-1", "work/checkpoints", marker="state.pt")
+    first.publish_job_folder("job-1", "work/checkpoints", marker="state.pt")
+    assert [k.rsplit("/", 2)[1] for k in s3_bucket.object_keys()] == ["step-00000003"] * 2 + ["step-00000005"] * 2
+    shutil.rmtree(later / "step-00000005")
+    s3_bucket.client.delete_object(Bucket=s3_bucket.name, Key=f"{prefix}/step-00000005/state.pt")
+    s3_bucket.client.delete_object(Bucket=s3_bucket.name, Key=f"{prefix}/step-00000005/adapter.safetensors")
 
     # A checkpoint without its marker in the bucket is never restored (a host died uploading it).
     s3_bucket.client.delete_object(Bucket=s3_bucket.name, Key=f"{prefix}/step-00000003/state.pt")
