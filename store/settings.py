@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds.")
     api_port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
+    worker_metrics_port: int = Field(
+        default=9101,
+        ge=0,
+        lt=65536,
+        description="Port of the worker's Prometheus metrics on api_host (GET /metrics; 0 = not served); the API serves its own on api_port.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="text: each process's usual log lines; json: one JSON object a line with request_id and job_id (store/logs.py).",

@@ -42,6 +42,7 @@ from store.settings import Settings
 from worker.checkpoint_sync import restore_checkpoints
 from worker.cleanup import clean_job
 from worker.failures import BudgetExceeded, Failure, classify
+from worker.metrics import observing
 from worker.progress import Heartbeat, JobReporter, OwnershipLost
 from worker.queue import JobQueue
 from worker.results import publish_results
@@ -189,7 +190,9 @@ def _run(
 
         from radis_core.pipeline import run_job  # heavy work lives in the worker child only
 
-        result = run_job(spec, on_event=reporter.on_event, should_cancel=_cancel_check(reporter, drain, facts.wall_time_budget_s))
+        result = run_job(
+            spec, on_event=observing(reporter.on_event), should_cancel=_cancel_check(reporter, drain, facts.wall_time_budget_s)
+        )
         reporter.flush()
         heartbeat.stop()
         job = publish_results(factory, artifacts, facts, worker_id, result, settings.max_storage_bytes_per_project)

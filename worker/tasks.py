@@ -14,13 +14,24 @@ import logging
 from typing import Any
 
 from celery import Task
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init, worker_shutting_down
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutting_down,
+)
+
+# First of this package: PROMETHEUS_MULTIPROC_DIR must be set before prometheus_client loads (worker.metrics).
+import worker.metrics_dir  # noqa: F401  # isort: skip
 
 from store.artifacts import open_artifact_store
 from store.logs import configure_logging, job_context
 from store.settings import get_settings
 from worker.app import RUN_JOB_TASK, celery_app, ensure_result_folder
 from worker.drain import drain_requested, forward_to_pool_children, install_in_pool_child, running_job
+from worker.metrics import child_exited, job_ended, job_metrics, start_exporter
 from worker.runner import new_worker_id, process_job, worker_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -36,6 +47,9 @@ def _configure_logging(**_: Any) -> None:
 
 
 after_setup_logger.connect(_configure_logging, weak=False)
+# The main process serves every process's metrics; a pool child's live gauges go when it exits.
+worker_init.connect(lambda **_: start_exporter(get_settings()), weak=False)
+worker_process_shutdown.connect(lambda **_: child_exited(), weak=False)
 after_setup_task_logger.connect(_configure_logging, weak=False)
 
 
@@ -51,7 +65,7 @@ def run_job(self: Task, job_id: str) -> dict[str, Any]:
     settings.ensure_dirs()
     ensure_result_folder(settings)
     worker_id = new_worker_id()
-    with job_context(job_id), running_job():
+    with job_context(job_id), running_job(), job_metrics():
         outcome = process_job(
             worker_sessionmaker(settings.database_url),
             open_artifact_store(settings),
@@ -60,5 +74,6 @@ def run_job(self: Task, job_id: str) -> dict[str, Any]:
             worker_id,
             drain=drain_requested,
         )
+    job_ended(outcome)
     log.info("job %s: %s (delivery %s)", job_id, outcome, self.request.id)
     return {"job_id": job_id, "outcome": outcome, "worker_id": worker_id}

@@ -33,6 +33,10 @@ def worker_env(settings: Settings) -> dict[str, str]:
         RADIS_CACHE_DIR=str(settings.cache_dir),
         RADIS_HEARTBEAT_INTERVAL_S=str(settings.heartbeat_interval_s),
         RADIS_STALE_AFTER_S=str(settings.stale_after_s),
+        # No metrics port unless the test asks for one: workers of concurrent tests would race for 9101.
+        RADIS_WORKER_METRICS_PORT=str(settings.worker_metrics_port)
+        if "worker_metrics_port" in settings.model_fields_set
+        else "0",
         # Two cores are shared by everything on a test machine; a job of the tiny model needs one.
         OMP_NUM_THREADS="1",
     )
