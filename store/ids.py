@@ -17,6 +17,8 @@ CHECKPOINT_PREFIX = "ftckpt-"
 PROJECT_PREFIX = "proj_"
 KEY_PREFIX = "key_"
 EVENT_PREFIX = "ftevent-"
+UPLOAD_PREFIX = "upload_"
+PART_PREFIX = "part_"
 
 #: The shape of every id this module makes; used to refuse ids that would be unsafe in a path.
 ID_PATTERN = re.compile(r"^[a-z]+[-_][0-9a-f]{24}$")

@@ -41,7 +41,9 @@ from store.ids import (
     FILE_PREFIX,
     JOB_PREFIX,
     KEY_PREFIX,
+    PART_PREFIX,
     PROJECT_PREFIX,
+    UPLOAD_PREFIX,
     new_id,
     unix_seconds,
     utcnow,
@@ -202,6 +204,50 @@ class File(Base):
     n_examples: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
+
+
+class UploadStatus(StrEnum):
+    """OpenAI's upload statuses."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Upload(Base):
+    """A large file sent in parts (OpenAI's Uploads API); completing it makes the :class:`File` ``file_id``."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        CheckConstraint(_in("status", UploadStatus), name="status"),
+        CheckConstraint("bytes >= 0", name="bytes"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_id(UPLOAD_PREFIX))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(512))
+    purpose: Mapped[str] = mapped_column(String(64))
+    #: The size the caller announced: the parts must add up to exactly this.
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default=UploadStatus.PENDING)
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("files.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class UploadPart(Base):
+    """One part of an upload; its bytes are a blob at ``storage_key`` until the upload completes or ends."""
+
+    __tablename__ = "upload_parts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: new_id(PART_PREFIX))
+    upload_id: Mapped[str] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    storage_key: Mapped[str] = mapped_column(String(512))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Job(Base):

@@ -14,7 +14,7 @@ from store.db import make_engine
 from store.migrate import current_revision, downgrade, head_revision, upgrade
 from store.models import Base
 
-TABLES = {"projects", "api_keys", "files", "jobs", "job_events", "checkpoints"}
+TABLES = {"projects", "api_keys", "files", "jobs", "job_events", "checkpoints", "uploads", "upload_parts"}
 
 
 def _schema_diffs(url: str) -> list:
