@@ -62,8 +62,8 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying."
 CONFLICTS = {
     ("post", "/v1/fine_tuning/jobs"): "The Idempotency-Key was used before with another body (`idempotency_key_reused`).",
     ("delete", "/v1/files/{file_id}"): "A queued or running job uses the file (`file_in_use`).",
-    ("post", "/v1/fine_tuning/jobs/{job_id}/pause"): "The job cannot be paused in its status (`invalid_state`).",
-    ("post", "/v1/fine_tuning/jobs/{job_id}/resume"): "The job is not paused (`invalid_state`).",
+    ("post", "/v1/fine_tuning/jobs/{job_id}/pause"): "The job has finished: it cannot be paused (`invalid_state`).",
+    ("post", "/v1/fine_tuning/jobs/{job_id}/resume"): "The job has finished: it cannot be resumed (`invalid_state`).",
     ("delete", "/v1/models/{model_id}"): "The model cannot be deleted now (`invalid_state`).",
 }
 #: 500s by operation (results read back from storage).

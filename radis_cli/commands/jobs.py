@@ -1,4 +1,4 @@
-"""``radis jobs create|list|show|watch|events|cancel|report|checkpoints``.
+"""``radis jobs create|list|show|watch|events|cancel|pause|resume|report|checkpoints``.
 
 Commands that follow a job (``create --watch``, ``watch``, ``events --follow``) exit with the job's
 outcome: 0 succeeded, 3 failed, 4 cancelled (see :mod:`radis_cli.client` for every code).
@@ -292,3 +292,25 @@ def checkpoints(job_id: str, as_json: bool = JSON_OPTION) -> None:
             when(checkpoint["created_at"]),
         )
     out.print(table)
+
+
+@app.command("pause")
+def pause(job_id: str, as_json: bool = JSON_OPTION) -> None:
+    """Pause a job: a queued one at once, a running one at its next step (with a checkpoint); resume it later."""
+    with api() as client:
+        job = client.post(f"{JOBS}/{job_id}/pause")
+    if as_json:
+        print_json(job)
+    else:
+        out.print(f"{job['id']}: {job['status']}" + (" (pausing at the next step)" if job["status"] == "running" else ""))
+
+
+@app.command("resume")
+def resume(job_id: str, as_json: bool = JSON_OPTION) -> None:
+    """Resume a paused job: it is queued again and continues from its last checkpoint on any worker."""
+    with api() as client:
+        job = client.post(f"{JOBS}/{job_id}/resume")
+    if as_json:
+        print_json(job)
+    else:
+        out.print(f"{job['id']}: {job['status']}")

@@ -132,7 +132,7 @@ def test_failed_and_cancelled_jobs_have_their_own_exit_codes(service: Service, t
 
 
 def test_global_options_results_files_and_models_commands(service: Service, tmp_path: Path) -> None:
-    """``radis --base-url --api-key`` (no login, no environment), ``jobs report|checkpoints``,
+    """``radis --base-url --api-key`` (no login, no environment), ``jobs report|checkpoints|pause|resume``,
     ``files download|delete``, ``models delete``; each with ``--json``."""
     radis = Radis(tmp_path)
     g = ("--base-url", service.base, "--api-key", service.key)
@@ -167,6 +167,20 @@ def test_global_options_results_files_and_models_commands(service: Service, tmp_
     assert spare["id"] not in {f["id"] for f in radis.json(*g, "files", "list")}
     gone = radis(*g, "files", "download", spare["id"], "--out", str(tmp_path))
     assert gone.returncode == EXIT_ERROR and "HTTP 404" in gone.stderr
+
+    finished = radis(*g, "jobs", "pause", job["id"])
+    assert finished.returncode == EXIT_ERROR and "HTTP 409" in finished.stderr
+    long = {"hyperparameters": {**SMALL["hyperparameters"], "max_steps": 2000, "checkpoint_every": 1000}}
+    running = radis.json(
+        *g, "jobs", "create", "-m", str(service.tiny), "-t", train["id"], "--method", "supervised", "--settings", json.dumps(long)
+    )
+    assert radis.json(*g, "jobs", "pause", running["id"])["status"] in ("paused", "running")
+    for _ in range(600):  # the worker stops at its next step (or the job was still queued: paused at once)
+        if radis.json(*g, "jobs", "show", running["id"])["status"] == "paused":
+            break
+    assert radis.json(*g, "jobs", "show", running["id"])["status"] == "paused"
+    assert radis.json(*g, "jobs", "resume", running["id"])["status"] == "queued"
+    assert radis.json(*g, "jobs", "cancel", running["id"])["status"] in ("cancelled", "running", "queued")
 
     model = job["fine_tuned_model"]
     assert model in {m["id"] for m in radis.json(*g, "models")}
