@@ -27,6 +27,7 @@ counted in this process.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -57,6 +58,8 @@ from store.settings import Settings
 MAX_HEADER_BYTES = 32 * 1024
 #: The route that streams uploads (its own limit, ``max_upload_bytes``, is enforced while it reads).
 UPLOAD_ROUTE = ("POST", "/v1/files")
+#: The route that streams a part of an Uploads API upload (its limit, the part size, enforced while it reads).
+UPLOAD_PART_ROUTE = re.compile(r"^/v1/uploads/[^/]+/parts$")
 #: ``Retry-After`` of a refused upload: uploads end (or time out) on their own.
 UPLOAD_RETRY_AFTER_S = 5
 
@@ -177,7 +180,9 @@ class AdmissionMiddleware:
             await refusal(scope, receive, send)
             return
         settings = self.state.settings
-        is_upload = (scope["method"], scope["path"]) == UPLOAD_ROUTE
+        is_upload = (scope["method"], scope["path"]) == UPLOAD_ROUTE or (
+            scope["method"] == "POST" and UPLOAD_PART_ROUTE.match(scope["path"]) is not None
+        )
         body_limit = None if is_upload else settings.max_json_body_bytes
         declared = _header(scope, b"content-length")
         if body_limit is not None and declared is not None and declared.isdigit() and int(declared) > body_limit:

@@ -25,7 +25,7 @@ from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.request_id import RequestIdMiddleware
-from api.routes import adapters, files, health, jobs, models, stream
+from api.routes import adapters, files, health, jobs, models, stream, uploads
 from api.routes.dashboard import mount_dashboard
 from api.security_headers import SecurityHeadersMiddleware
 from radis_core import __version__
@@ -105,7 +105,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Outermost of all: every answer carries X-Request-ID, and every line logged for it the id.
     app.add_middleware(RequestIdMiddleware)
-    for router in (files.router, jobs.router, stream.router, adapters.router, models.router, health.router):
+    for router in (files.router, uploads.router, jobs.router, stream.router, adapters.router, models.router, health.router):
         app.include_router(router)
     mount_dashboard(app)
     install_openapi(app)

@@ -269,6 +269,7 @@ async def receive_upload(
     prefix: str,
     name: str,
     allowed_fields: frozenset[str],
+    file_field: str = "file",
 ) -> ReceivedUpload:
     """Stream the file part of a multipart ``body`` into ``artifacts`` under ``prefix``/…/``name``.
 
@@ -277,7 +278,7 @@ async def receive_upload(
     :class:`~api.errors.APIError` (400) for a malformed form or a missing file; in both cases nothing is
     kept. On success the caller owns the blob (and deletes it if a later check fails).
     """
-    upload = MultipartUpload(content_type, allowed_fields=allowed_fields)
+    upload = MultipartUpload(content_type, file_field=file_field, allowed_fields=allowed_fields)
     gathered = _Gathered()
     blob: StoredBlob | None = None
     store_error: Exception | None = None
