@@ -9,14 +9,15 @@ The rules:
 - Completion names every part once; their sizes must add up to the announced size exactly. The caller
   assembles the blob, then records the file and the completion in one transaction (:func:`complete_upload`);
   the parts' blobs are deleted after the commit.
-- Cancelling (or expiring) ends the upload; its parts' blobs are deleted after the commit.
+- Cancelling (or expiring) ends the upload; its parts' blobs are deleted after the commit (an expired
+  upload's by the reconciler's sweep, :func:`end_expired_uploads`).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from store.errors import InvalidTransition, NotFound
@@ -154,3 +155,20 @@ def cancel_upload(session: Session, project_id: str, upload_id: str) -> tuple[Up
         session.delete(part)
     session.flush()
     return upload, parts
+
+
+def end_expired_uploads(session: Session, limit: int = 100) -> list[UploadPart]:
+    """Mark pending uploads past their expiry ``expired`` and take up to ``limit`` parts of expired uploads;
+    returns those parts (their rows deleted), whose blobs the caller deletes after the commit."""
+    session.execute(
+        update(Upload)
+        .where(Upload.status == UploadStatus.PENDING, Upload.expires_at <= utcnow())
+        .values(status=UploadStatus.EXPIRED),
+        execution_options={"synchronize_session": False},
+    )
+    query = select(UploadPart).join(Upload, UploadPart.upload_id == Upload.id).where(Upload.status == UploadStatus.EXPIRED)
+    parts = list(session.scalars(query.order_by(UploadPart.created_at).limit(limit)))
+    for part in parts:
+        session.delete(part)
+    session.flush()
+    return parts

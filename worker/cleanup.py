@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import usage
+from store import uploads, usage
 from store.artifacts import ArtifactStore
 from worker.store_writes import in_transaction
 
@@ -47,3 +47,11 @@ def clean_ended_jobs(factory: sessionmaker[Session], artifacts: ArtifactStore, l
         except Exception:
             log.exception("job %s: could not remove its folder; retried at the next pass", job_id)
     return cleaned
+
+
+def clean_expired_uploads(factory: sessionmaker[Session], artifacts: ArtifactStore, limit: int = 100) -> int:
+    """Delete the parts of uploads that expired before completion (:mod:`store.uploads`); returns how many."""
+    parts = in_transaction(factory, lambda s: uploads.end_expired_uploads(s, limit))
+    for part in parts:  # after the commit: the rows are gone, the blobs follow
+        artifacts.delete(part.storage_key)
+    return len(parts)

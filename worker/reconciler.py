@@ -31,7 +31,7 @@ from store.artifacts import ArtifactStore, open_artifact_store
 from store.ids import utcnow
 from store.logs import configure_logging
 from store.settings import Settings, get_settings
-from worker.cleanup import clean_ended_jobs
+from worker.cleanup import clean_ended_jobs, clean_expired_uploads
 from worker.queue import JobQueue
 from worker.runner import worker_sessionmaker
 from worker.store_writes import in_transaction
@@ -60,7 +60,8 @@ def reconcile_once(
     artifacts: ArtifactStore | None = None,
 ) -> dict[str, int]:
     """One pass; returns counts ``{"queued": …, "stale": …, "errors": …, "cleaned": …}`` of jobs sent,
-    failed sends, and (with ``artifacts``, under ``"cleaned"``) ended jobs whose folders were removed (:mod:`worker.cleanup`).
+    failed sends, and (with ``artifacts``, under ``"cleaned"``) ended jobs whose folders were removed (:mod:`worker.cleanup`)
+    and, under ``"expired_upload_parts"``, parts of expired uploads deleted.
 
     ``queue`` defaults to one sending through a Celery app built from ``settings``.
 
@@ -93,6 +94,7 @@ def reconcile_once(
     counts = {"queued": 0, "stale": 0, "errors": 0}
     if artifacts is not None:
         counts["cleaned"] = clean_ended_jobs(factory, artifacts)
+        counts["expired_upload_parts"] = clean_expired_uploads(factory, artifacts)
     for kind, job_ids in (("queued", queued), ("stale", stale)):
         for job_id in job_ids:
             # Records enqueued_at for a queued job; a running one has nothing to record.

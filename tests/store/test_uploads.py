@@ -79,3 +79,17 @@ def test_cancel_returns_the_parts_and_an_expired_upload_takes_none(db_session: S
     assert uploads.get_upload(db_session, project.id, late).status == "expired"
     with pytest.raises(InvalidTransition, match="expired"):
         _part(db_session, project, late, 10, "b")
+
+
+def test_the_sweep_ends_expired_uploads_and_hands_back_their_parts(db_session: Session, project: Project) -> None:
+    live = _upload(db_session, project)
+    _part(db_session, project, live, 10, "live")
+    late = _upload(db_session, project)
+    part = _part(db_session, project, late, 10, "late")
+    uploads.get_upload(db_session, project.id, late).expires_at = utcnow() - timedelta(seconds=1)
+    db_session.flush()
+
+    assert [p.id for p in uploads.end_expired_uploads(db_session)] == [part]
+    assert uploads.get_upload(db_session, project.id, late).status == "expired"
+    assert uploads.room_left(db_session, project.id, live) == 90  # the live upload keeps its part
+    assert uploads.end_expired_uploads(db_session) == []
