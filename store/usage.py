@@ -3,7 +3,8 @@
 The rules, in one place:
 
 - **Usage** of a project = bytes of its live files (uploads and job results) + ``work_bytes`` of its jobs
-  whose working folder (checkpoints, the adapter before it is published) is not removed yet.
+  whose working folder (checkpoints, the adapter before it is published) is not removed yet + the parts
+  its unfinished uploads have received (:mod:`store.uploads`; they go when an upload ends).
 - **Limit** = the project's ``max_storage_bytes`` (``radis projects set``), else the deployment's
   ``Settings.max_storage_bytes_per_project``; ``0`` means none. An upload or a job's results that would
   pass it are refused with :class:`~store.errors.QuotaExceeded` (the API's 429 ``quota_exceeded``).
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from store.errors import QuotaExceeded
 from store.ids import utcnow
-from store.models import ACTIVE_STATUSES, TERMINAL_STATUSES, File, Job, JobStatus, Project
+from store.models import ACTIVE_STATUSES, TERMINAL_STATUSES, File, Job, JobStatus, Project, Upload, UploadPart
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,12 @@ class StorageUsage:
 
     file_bytes: int
     work_bytes: int
+    #: Parts received by uploads not completed yet (OpenAI's Uploads API, :mod:`store.uploads`).
+    upload_bytes: int = 0
 
     @property
     def total(self) -> int:
-        return self.file_bytes + self.work_bytes
+        return self.file_bytes + self.work_bytes + self.upload_bytes
 
 
 def storage_usage(session: Session, project_id: str) -> StorageUsage:
@@ -52,7 +55,12 @@ def storage_usage(session: Session, project_id: str) -> StorageUsage:
     work = session.scalar(
         select(func.coalesce(func.sum(Job.work_bytes), 0)).where(Job.project_id == project_id, Job.work_cleaned_at.is_(None))
     )
-    return StorageUsage(int(files or 0), int(work or 0))
+    parts = session.scalar(
+        select(func.coalesce(func.sum(UploadPart.bytes), 0))
+        .join(Upload, UploadPart.upload_id == Upload.id)
+        .where(Upload.project_id == project_id)
+    )
+    return StorageUsage(int(files or 0), int(work or 0), int(parts or 0))
 
 
 def storage_limit(project: Project, default: int | None) -> int | None:
@@ -72,7 +80,8 @@ def check_storage_quota(session: Session, project: Project, incoming_bytes: int,
         source = "the project's max_storage_bytes" if project.max_storage_bytes is not None else "max_storage_bytes_per_project"
         raise QuotaExceeded(
             f"Storage quota exceeded: the project stores {used.total} bytes ({used.file_bytes} in files,"
-            f" {used.work_bytes} in running jobs' folders), this adds {incoming_bytes}, and the limit"
+            f" {used.work_bytes} in running jobs' folders, {used.upload_bytes} in unfinished uploads' parts),"
+            f" this adds {incoming_bytes}, and the limit"
             f" ({source}) is {limit} bytes; delete files to make room",
             limit=limit,
             current=used.total,

@@ -93,3 +93,15 @@ def test_the_sweep_ends_expired_uploads_and_hands_back_their_parts(db_session: S
     assert uploads.get_upload(db_session, project.id, late).status == "expired"
     assert uploads.room_left(db_session, project.id, live) == 90  # the live upload keeps its part
     assert uploads.end_expired_uploads(db_session) == []
+
+
+def test_the_parts_of_unfinished_uploads_count_in_the_projects_storage(db_session: Session, project: Project) -> None:
+    from store.usage import storage_usage
+
+    before = storage_usage(db_session, project.id)
+    upload_id = _upload(db_session, project)
+    _part(db_session, project, upload_id, 30, "a")
+    used = storage_usage(db_session, project.id)
+    assert (used.upload_bytes, used.total) == (30, before.total + 30)
+    uploads.cancel_upload(db_session, project.id, upload_id)
+    assert storage_usage(db_session, project.id).total == before.total
