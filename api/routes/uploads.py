@@ -113,14 +113,18 @@ def _concatenated(artifacts: ArtifactStore, parts: list[UploadPart]) -> Iterator
 @router.post("/{upload_id}/complete", response_model=UploadObject, summary="Complete an upload")
 def complete_upload(
     upload_id: str,
-    body: CompleteUploadRequest,
     project: ProjectDep,
     session: SessionDep,
     state: StateDep,
     artifacts: ArtifactsDep,
+    body: CompleteUploadRequest | None = None,
 ) -> UploadObject:
     """Join the parts in the order given into a file, validated as a corpus (400 naming the first bad line;
     the upload stays pending to be completed again, or cancelled)."""
+    # The upload first: another project's upload is a 404 whatever the body (hence the optional body).
+    store_uploads.get_upload(session, project.id, upload_id)
+    if body is None:
+        raise APIError(400, "Missing required parameter: 'part_ids'.", param="part_ids", code="missing_required_parameter")
     try:
         parts = store_uploads.parts_to_complete(session, project.id, upload_id, body.part_ids)
     except store_uploads.UploadRejected as exc:

@@ -89,6 +89,8 @@ def test_bad_creation_fields_and_another_projects_upload(client: TestClient, cal
     upload = _create(client, caller, 10).json()
     assert _part(client, other_caller, upload["id"], b"x").status_code == 404
     assert client.post(f"{UPLOADS}/{upload['id']}/cancel", headers=other_caller.headers).status_code == 404
+    no_body = client.post(f"{UPLOADS}/{upload['id']}/complete", headers=caller.headers)
+    assert no_body.status_code == 400 and no_body.json()["error"]["param"] == "part_ids"
 
 
 def test_the_openai_client_uploads_in_parts(client: TestClient, caller: Caller) -> None:

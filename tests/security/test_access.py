@@ -87,7 +87,17 @@ def test_isolation_matrix_every_id_taking_route_is_404_for_another_project(
     training_file: dict[str, Any],
     succeeded_job: SucceededJob,
 ) -> None:
-    ids = {"file_id": training_file["id"], "job_id": succeeded_job.id, "model_id": succeeded_job.fine_tuned_model}
+    upload = client.post(
+        "/v1/uploads",
+        json={"filename": "big.jsonl", "purpose": "fine-tune", "bytes": 10, "mime_type": "application/jsonl"},
+        headers=caller.headers,
+    ).json()
+    ids = {
+        "file_id": training_file["id"],
+        "job_id": succeeded_job.id,
+        "model_id": succeeded_job.fine_tuned_model,
+        "upload_id": upload["id"],
+    }
     id_routes = [(m, p) for m, p in api_routes(app) if _PARAM.search(p) and p not in OPEN_ROUTES]
     assert {p for _, p in id_routes} >= {
         "/v1/files/{file_id}",
