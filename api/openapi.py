@@ -65,6 +65,12 @@ CONFLICTS = {
     ("post", "/v1/fine_tuning/jobs/{job_id}/pause"): "The job has finished: it cannot be paused (`invalid_state`).",
     ("post", "/v1/fine_tuning/jobs/{job_id}/resume"): "The job has finished: it cannot be resumed (`invalid_state`).",
     ("delete", "/v1/models/{model_id}"): "The model cannot be deleted now (`invalid_state`).",
+    (
+        "post",
+        "/v1/uploads/{upload_id}/parts",
+    ): "The upload is no longer pending: completed, cancelled or expired (`invalid_state`).",
+    ("post", "/v1/uploads/{upload_id}/complete"): "The upload is no longer pending (`invalid_state`).",
+    ("post", "/v1/uploads/{upload_id}/cancel"): "The upload is no longer pending (`invalid_state`).",
 }
 #: 500s by operation (results read back from storage).
 STORED_RESULTS = {
@@ -77,6 +83,10 @@ STREAMED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/files"): {
         "required": True,
         "content": {"multipart/form-data": {"schema": {"$ref": SCHEMAS + "FileUpload"}}},
+    },
+    ("post", "/v1/uploads/{upload_id}/parts"): {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {"$ref": SCHEMAS + "UploadPartData"}}},
     },
 }
 
@@ -264,6 +274,12 @@ def _result_schemas() -> dict[str, Any]:
                 },
                 "purpose": {"type": "string", "enum": list(UPLOAD_PURPOSES)},
             },
+        },
+        "UploadPartData": {
+            "title": "UploadPartData",
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "string", "format": "binary", "description": "The part's bytes (at most 64 MiB)."}},
         },
         "JobStreamMessage": SSE_EVENT_SCHEMA,
     }

@@ -83,6 +83,13 @@ def test_the_upload_declares_its_multipart_body(document: dict[str, Any]) -> Non
     assert schema["properties"]["purpose"]["enum"] == ["fine-tune"]
 
 
+def test_an_upload_part_declares_its_multipart_body(document: dict[str, Any]) -> None:
+    body = document["paths"]["/v1/uploads/{upload_id}/parts"]["post"]["requestBody"]
+    assert body["content"]["multipart/form-data"]["schema"] == {"$ref": "#/components/schemas/UploadPartData"}
+    assert document["components"]["schemas"]["UploadPartData"]["properties"]["data"]["format"] == "binary"
+    assert _error_schema(document["paths"]["/v1/uploads/{upload_id}/complete"]["post"], 409) == ENVELOPE
+
+
 def test_settings_metrics_report_and_stream_are_typed(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     job = schemas["FineTuningJob"]["properties"]
