@@ -27,6 +27,7 @@ from api.openapi import install_openapi
 from api.request_id import RequestIdMiddleware
 from api.routes import adapters, files, health, jobs, models, stream, uploads
 from api.routes.dashboard import mount_dashboard
+from api.routes.docs import mount_docs
 from api.security_headers import SecurityHeadersMiddleware
 from radis_core import __version__
 from store.artifacts import open_artifact_store
@@ -84,8 +85,9 @@ def create_app(
             "behind OpenAI's files and fine-tuning API."
         ),
         lifespan=lifespan,
-        # Swagger UI and ReDoc would load their scripts from a public CDN: blank offline, and a third-party
-        # script on the origin whose dashboard keeps the key in sessionStorage. /openapi.json stays.
+        # FastAPI's Swagger UI and ReDoc load their scripts from a public CDN (blank offline, and a script of
+        # another origin on the one whose dashboard keeps the key in sessionStorage): /docs is served from
+        # the fastapi-offline wheel's files instead (api/routes/docs.py).
         docs_url=None,
         redoc_url=None,
     )
@@ -108,5 +110,6 @@ def create_app(
     for router in (files.router, uploads.router, jobs.router, stream.router, adapters.router, models.router, health.router):
         app.include_router(router)
     mount_dashboard(app)
+    mount_docs(app)
     install_openapi(app)
     return app

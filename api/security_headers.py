@@ -31,7 +31,9 @@ COMMON_HEADERS = {
 
 def policy_for(path: str) -> str:
     """The ``Content-Security-Policy`` of a response to ``path``."""
-    return DASHBOARD_CSP if path == "/dashboard" or path.startswith("/dashboard/") else API_CSP
+    # The API's docs page (api/routes/docs.py) runs its local scripts under the dashboard's policy.
+    pages = ("/dashboard", "/docs")
+    return DASHBOARD_CSP if path in pages or path.startswith(tuple(p + "/" for p in pages)) else API_CSP
 
 
 class SecurityHeadersMiddleware:

@@ -5,6 +5,7 @@ answers bounded in bytes, JSON bodies bounded while read, and the per-key token 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -117,9 +118,20 @@ def test_security_headers_on_every_answer(client: TestClient, caller: Caller, pa
         assert policy.startswith("default-src 'none'")
 
 
-def test_docs_pages_are_off_and_the_openapi_document_stays(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 404
-    assert client.get("/redoc").status_code == 404
+def test_the_docs_page_loads_only_local_files_and_the_openapi_document_stays(client: TestClient) -> None:
+    """Swagger UI from the fastapi-offline wheel (api/routes/docs.py): no CDN, no inline script."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources), sources
+    assert "<script>" not in page.text  # every script is a file: the policy has no 'unsafe-inline'
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "http" not in policy
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200 and len(asset.content) > 100, source
+    assert 'url: "/openapi.json"' in client.get("/docs/init.js").text and "validatorUrl: null" in client.get("/docs/init.js").text
+    assert client.get("/redoc").status_code == 404  # ReDoc injects inline styles the policy refuses
     assert client.get("/openapi.json").json()["info"]["title"]
 
 
