@@ -72,14 +72,15 @@ if [ -n "$sample" ]; then
   # Generate the mutants (what `mutmut run` does first; it keeps them, as they are up to date), list every
   # mutant name of the target, and draw the sample: sorted names, then random.Random(seed).sample, so the
   # same seed on the same code names the same mutants. mutmut run takes exact names as well as globs.
-  "$python" - "$sample" "$seed" "${globs[@]}" >sample.txt <<'PY'
+  # mutmut prints what it copies and mutates: the names go to sample.txt, everything else to stderr.
+  "$python" - sample.txt "$sample" "$seed" "${globs[@]}" >&2 <<'PY'
 import fnmatch, random, sys
 from mutmut.__main__ import create_mutants
 from mutmut.mutation.data import SourceFileMutationData
 from mutmut.mutation.trampoline import set_mutant_under_test
 from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, setup_source_paths, walk_mutatable_files
 
-size, seed, globs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:] or ["*"]
+out, size, seed, globs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] or ["*"]
 set_mutant_under_test("mutant_generation")
 copy_src_dir()
 copy_also_copy_files()
@@ -92,7 +93,8 @@ for path in walk_mutatable_files():
     names += [name for name in data.exit_code_by_key if any(fnmatch.fnmatch(name, g) for g in globs)]
 names.sort()
 print(f"sampling {min(size, len(names))} of {len(names)} mutants, seed {seed}", file=sys.stderr)
-print("\n".join(random.Random(seed).sample(names, min(size, len(names)))))
+with open(out, "w") as f:
+    f.write("".join(name + "\n" for name in random.Random(seed).sample(names, min(size, len(names)))))
 PY
   mapfile -t chosen <sample.txt
   "$mutmut" run --max-children "${MUTATION_JOBS:-$(nproc)}" "${chosen[@]}" || status=$?
