@@ -21,8 +21,9 @@ In one run, on the same disk (the API's data folder):
 ``--s3`` keeps the artifacts in a bucket on moto's S3 server (started here on a loopback port, as the
 tests do): the upload streams into the bucket as a multipart upload, validation reads a temporary copy,
 downloads are ranged GETs. The API's RSS is the figure that matters there (moto holds the bytes in its
-own process, which is not counted); the dd comparison still runs but the streaming phase cannot be
-split from validation (no file grows on the API's disk), so both are reported end to end.
+own process, which is not counted). The only file that grows on the API's disk is the temporary copy
+validation reads, so ``seconds_streaming`` there is the upload into the bucket plus that copy back; the
+dd comparison still runs but says little (moto keeps the bytes in memory on the same cores).
 """
 
 from __future__ import annotations
