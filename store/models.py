@@ -161,6 +161,9 @@ class Project(Base):
     #: Wall-time budget of the project's new jobs; when null, ``Settings.job_wall_time_s``. Capped by
     #: ``Settings.max_job_wall_time_s``.
     job_wall_time_s: Mapped[int | None] = mapped_column(Integer)
+    #: Token budget of the project's new jobs; when null, ``Settings.job_token_budget``. Capped by
+    #: ``Settings.max_job_token_budget``.
+    job_token_budget: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ApiKey(Base):
@@ -304,6 +307,11 @@ class Job(Base):
     wall_time_budget_s: Mapped[int | None] = mapped_column(Integer)
     #: Seconds it has run so far, all attempts together (written with the heartbeats).
     run_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    #: Tokens the job may use (generated for targets and rationales plus trained), all attempts together
+    #: (fixed at creation); null: the deployment's default.
+    token_budget: Mapped[int | None] = mapped_column(BigInteger)
+    #: Tokens it has used so far, all attempts together (written with the heartbeats).
+    tokens_used: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     #: Bytes of the job's working folder (checkpoints, adapter before publishing), counted in the
     #: project's storage until the folder is removed after the job ended (``work_cleaned_at``).
     work_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
