@@ -116,6 +116,8 @@ class MethodRequest(_Strict):
 
 #: The schema's bound on a job's wall-time budget; the deployment's ``max_job_wall_time_s`` may be lower.
 MAX_WALL_TIME_BUDGET_S = 30 * 24 * 3600
+#: The schema's bound on a job's token budget; the deployment's ``max_job_token_budget`` may be lower.
+MAX_TOKEN_BUDGET = 10**12
 
 
 class CreateJobRequest(_Strict):
@@ -134,6 +136,10 @@ class CreateJobRequest(_Strict):
     #: Seconds the job may run, all attempts together, before it fails with ``budget_exceeded`` (this
     #: service's extension; default the project's budget, at most the deployment's ``max_job_wall_time_s``).
     wall_time_budget_s: int | None = Field(default=None, ge=1, le=MAX_WALL_TIME_BUDGET_S)
+    #: Tokens the job may use (generated for targets and rationales plus trained), all attempts together,
+    #: before it fails with ``budget_exceeded`` (this service's extension; default the project's budget,
+    #: at most the deployment's ``max_job_token_budget``).
+    token_budget: int | None = Field(default=None, ge=1, le=MAX_TOKEN_BUDGET)
 
     @field_validator("metadata")
     @classmethod

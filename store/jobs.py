@@ -61,13 +61,14 @@ def create_job(
     request_hash: str | None = None,
     max_active_jobs: int | None = None,
     wall_time_budget_s: int | None = None,
+    token_budget: int | None = None,
 ) -> tuple[Job, bool]:
     """Create a queued job; returns ``(job, created)``.
 
     With an ``idempotency_key`` already used by this project: the same ``request_hash`` returns the
     existing job with ``created=False``; a different one raises :class:`IdempotencyConflict`. With
     ``max_active_jobs``, a project that already has that many queued or running jobs gets
-    :class:`QuotaExceeded`. ``wall_time_budget_s``: seconds it may run (see :mod:`store.usage`). The files were validated at upload; the caller checks that they belong to
+    :class:`QuotaExceeded`. ``wall_time_budget_s``: seconds it may run (see :mod:`store.usage`). ``token_budget``: tokens it may generate and train. The files were validated at upload; the caller checks that they belong to
     the project in the same transaction. Enqueue the job only after committing.
     """
     if method not in METHODS:
@@ -107,6 +108,7 @@ def create_job(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         wall_time_budget_s=wall_time_budget_s,
+        token_budget=token_budget,
     )
     session.add(job)
     session.flush()

@@ -63,14 +63,23 @@ def job_wall_time_s(project: Project, default: int, ceiling: int, requested: int
     return min(chosen, ceiling)
 
 
+def job_token_budget(project: Project, default: int, ceiling: int, requested: int | None = None) -> int:
+    """A new job's token budget: ``requested`` (a caller's, per job), else the project's own default,
+    else the deployment's ``default``; never above ``ceiling`` (``Settings.max_job_token_budget``)."""
+    chosen = requested or project.job_token_budget or default
+    return min(chosen, ceiling)
+
+
 def set_limits(session: Session, project: Project, **limits: int | None) -> Project:
-    """Set the project's own limits (``max_concurrent_jobs``, ``max_storage_bytes``, ``job_wall_time_s``);
-    ``None`` returns a limit to the deployment's default."""
+    """Set the project's own limits (``max_concurrent_jobs``, ``max_storage_bytes``, ``job_wall_time_s``,
+    ``job_token_budget``); ``None`` returns a limit to the deployment's default."""
+    budgets = ("job_wall_time_s", "job_token_budget")
     for field, value in limits.items():
-        if field not in ("max_concurrent_jobs", "max_storage_bytes", "job_wall_time_s"):
+        if field not in ("max_concurrent_jobs", "max_storage_bytes", *budgets):
             raise ValueError(f"unknown project limit {field!r}")
-        if value is not None and value < (1 if field == "job_wall_time_s" else 0):
-            raise ValueError(f"{field}: must be >= {1 if field == 'job_wall_time_s' else 0}, got {value}")
+        least = 1 if field in budgets else 0
+        if value is not None and value < least:
+            raise ValueError(f"{field}: must be >= {least}, got {value}")
         setattr(project, field, value)
     session.flush()
     return project

@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     max_job_wall_time_s: int = Field(
         default=48 * 3600, ge=1, description="The largest wall-time budget a project or a job may ask for."
     )
+    # A finite default, so no job is unbounded in compute: a billion tokens is far above any job this
+    # service runs in its 6 h default wall time on one device (a 0.5B model trains and generates well
+    # under 50k tokens/s), so an honest job never meets it, while a runaway one stops.
+    job_token_budget: int = Field(
+        default=1_000_000_000,
+        ge=1,
+        description="Tokens a job may use (generated for targets and rationales plus trained, all attempts together) unless its project sets its own; over it the job fails with budget_exceeded.",
+    )
+    max_job_token_budget: int = Field(
+        default=10_000_000_000, ge=1, description="The largest token budget a project or a job may ask for."
+    )
     max_concurrent_uploads_per_project: int = Field(
         default=4, ge=1, le=10_000, description="Uploads one project may stream at once (per API process); more get 429."
     )
@@ -200,6 +211,10 @@ class Settings(BaseSettings):
         if self.job_wall_time_s > self.max_job_wall_time_s:
             raise ValueError(
                 f"job_wall_time_s ({self.job_wall_time_s}) must not exceed max_job_wall_time_s ({self.max_job_wall_time_s})"
+            )
+        if self.job_token_budget > self.max_job_token_budget:
+            raise ValueError(
+                f"job_token_budget ({self.job_token_budget}) must not exceed max_job_token_budget ({self.max_job_token_budget})"
             )
         if self.stale_after_s <= self.heartbeat_interval_s:
             raise ValueError(

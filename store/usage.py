@@ -112,6 +112,12 @@ def record_run_seconds(session: Session, job_id: str, worker_id: str, run_second
     return _owned_update(session, job_id, worker_id, {"run_seconds": max(0.0, float(run_seconds))})
 
 
+def record_tokens_used(session: Session, job_id: str, worker_id: str, tokens: int) -> bool:
+    """The running job has used ``tokens`` (generated plus trained, all attempts together); False if
+    ``worker_id`` lost it."""
+    return _owned_update(session, job_id, worker_id, {"tokens_used": max(0, int(tokens))})
+
+
 def record_work_bytes(session: Session, job_id: str, worker_id: str, nbytes: int) -> bool:
     """The running job's folder holds ``nbytes``; False if ``worker_id`` lost it."""
     return _owned_update(session, job_id, worker_id, {"work_bytes": max(0, int(nbytes))})

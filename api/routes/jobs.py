@@ -27,7 +27,7 @@ from store import job_queries
 from store import jobs as store_jobs
 from store.errors import NotFound
 from store.models import File, FileStatus
-from store.projects import job_wall_time_s, max_concurrent_jobs
+from store.projects import job_token_budget, job_wall_time_s, max_concurrent_jobs
 from store.result_files import UPLOAD_PURPOSE
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"])
@@ -75,6 +75,14 @@ def create_job(
             param="wall_time_budget_s",
             code="invalid_value",
         )
+    token_ceiling = state.settings.max_job_token_budget
+    if body.token_budget is not None and body.token_budget > token_ceiling:
+        raise APIError(
+            400,
+            f"token_budget: at most {token_ceiling} tokens on this service (max_job_token_budget), got {body.token_budget}.",
+            param="token_budget",
+            code="invalid_value",
+        )
     training = _usable_file(session, project.id, body.training_file, "training_file")
     validation = _usable_file(session, project.id, body.validation_file, "validation_file") if body.validation_file else None
     job, created = store_jobs.create_job(
@@ -95,6 +103,7 @@ def create_job(
         else None,
         max_active_jobs=max_concurrent_jobs(project, state.settings.max_concurrent_jobs_per_project),
         wall_time_budget_s=job_wall_time_s(project, state.settings.job_wall_time_s, ceiling, body.wall_time_budget_s),
+        token_budget=job_token_budget(project, state.settings.job_token_budget, token_ceiling, body.token_budget),
     )
     # Commit before enqueueing: a worker must never receive the id of a job it cannot read.
     session.commit()

@@ -32,7 +32,7 @@ def _limit(value: str | None, option: str) -> tuple[bool, int | None]:
 
 def _describe(project_name: str) -> dict[str, Any]:
     from store.db import make_engine, make_sessionmaker, session_scope
-    from store.projects import get_project_by_name, job_wall_time_s, max_concurrent_jobs
+    from store.projects import get_project_by_name, job_token_budget, job_wall_time_s, max_concurrent_jobs
     from store.settings import get_settings
     from store.usage import storage_limit, storage_usage
 
@@ -52,6 +52,8 @@ def _describe(project_name: str) -> dict[str, Any]:
             "max_storage_bytes_is_own": project.max_storage_bytes is not None,
             "job_wall_time_s": job_wall_time_s(project, settings.job_wall_time_s, settings.max_job_wall_time_s),
             "job_wall_time_s_is_own": project.job_wall_time_s is not None,
+            "job_token_budget": job_token_budget(project, settings.job_token_budget, settings.max_job_token_budget),
+            "job_token_budget_is_own": project.job_token_budget is not None,
             "max_concurrent_jobs": max_concurrent_jobs(project, settings.max_concurrent_jobs_per_project),
             "max_concurrent_jobs_is_own": project.max_concurrent_jobs is not None,
         }
@@ -83,6 +85,9 @@ def set_limits(
     job_wall_time_s: str | None = typer.Option(
         None, "--job-wall-time-s", help="Wall-time budget of its new jobs in seconds, or 'default'."
     ),
+    job_token_budget: str | None = typer.Option(
+        None, "--job-token-budget", help="Token budget of its new jobs (generated plus trained), or 'default'."
+    ),
     max_concurrent_jobs: str | None = typer.Option(None, "--max-concurrent-jobs", help="Active jobs it may have, or 'default'."),
     as_json: bool = typer.Option(False, "--json", help="Print the project's limits and usage as JSON."),
 ) -> None:
@@ -97,16 +102,22 @@ def set_limits(
     for field, value, option in (
         ("max_storage_bytes", max_storage_bytes, "--max-storage-bytes"),
         ("job_wall_time_s", job_wall_time_s, "--job-wall-time-s"),
+        ("job_token_budget", job_token_budget, "--job-token-budget"),
         ("max_concurrent_jobs", max_concurrent_jobs, "--max-concurrent-jobs"),
     ):
         given, number = _limit(value, option)
         if given:
             changes[field] = number
     if not changes:
-        raise typer.BadParameter("give at least one of --max-storage-bytes, --job-wall-time-s, --max-concurrent-jobs")
+        raise typer.BadParameter(
+            "give at least one of --max-storage-bytes, --job-wall-time-s, --job-token-budget, --max-concurrent-jobs"
+        )
     ceiling = settings.max_job_wall_time_s
     if (changes.get("job_wall_time_s") or 0) > ceiling:
         raise typer.BadParameter(f"at most {ceiling} (max_job_wall_time_s)", param_hint="--job-wall-time-s")
+    token_ceiling = settings.max_job_token_budget
+    if (changes.get("job_token_budget") or 0) > token_ceiling:
+        raise typer.BadParameter(f"at most {token_ceiling} (max_job_token_budget)", param_hint="--job-token-budget")
     with session_scope(make_sessionmaker(make_engine(settings.database_url))) as session:
         row = get_project_by_name(session, project)
         if row is None:

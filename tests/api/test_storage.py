@@ -74,3 +74,27 @@ def test_a_job_gets_the_projects_wall_time_budget_or_its_own_up_to_the_ceiling(
     with session_scope(db_sessionmaker) as session:
         assert get_job(session, caller.project_id, default).wall_time_budget_s == 900
         assert get_job(session, caller.project_id, own.json()["id"]).wall_time_budget_s == 60
+
+
+def test_a_job_gets_the_projects_token_budget_or_its_own_and_bad_budgets_are_400_naming_the_field(
+    client: TestClient, api_settings: Settings, db_sessionmaker: sessionmaker[Session], model: str
+) -> None:
+    caller = make_caller(db_sessionmaker, "token-budgeted")
+    with session_scope(db_sessionmaker) as session:
+        set_limits(session, get_project(session, caller.project_id), job_token_budget=50_000)
+    file_id = upload(client, caller, corpus_bytes()).json()["id"]
+    default = client.post(JOBS, json={"model": model, "training_file": file_id}, headers=caller.headers).json()["id"]
+    own = client.post(JOBS, json={"model": model, "training_file": file_id, "token_budget": 300}, headers=caller.headers)
+    for bad, says in ((api_settings.max_job_token_budget + 1, "max_job_token_budget"), (0, "token_budget")):
+        refused = client.post(JOBS, json={"model": model, "training_file": file_id, "token_budget": bad}, headers=caller.headers)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "token_budget", refused.text
+        assert says in refused.json()["error"]["message"]
+    listed = client.get(JOBS, headers=caller.headers).json()["data"]
+    assert sorted(j["id"] for j in listed) == sorted([default, own.json()["id"]])  # nothing half-stored
+    other = make_caller(db_sessionmaker, "token-default")
+    other_file = upload(client, other, corpus_bytes()).json()["id"]
+    plain = client.post(JOBS, json={"model": model, "training_file": other_file}, headers=other.headers).json()["id"]
+    with session_scope(db_sessionmaker) as session:
+        assert get_job(session, caller.project_id, default).token_budget == 50_000
+        assert get_job(session, caller.project_id, own.json()["id"]).token_budget == 300
+        assert get_job(session, other.project_id, plain).token_budget == api_settings.job_token_budget

@@ -43,4 +43,8 @@ def test_projects_show_and_set_limits(tmp_path: Path, make_pg_database: Callable
     assert radis("projects", "set", "team-a", "--max-storage-bytes", "lots").returncode != 0
     assert radis("projects", "set", "team-a", "--max-storage-bytes", "default").returncode == 0
     assert json.loads(radis("projects", "show", "team-a", "--json").stdout)["max_storage_bytes"] == 1_000_000
+    tokens = radis("projects", "set", "team-a", "--job-token-budget", "20_000", "--json")
+    assert tokens.returncode == 0, tokens.stderr
+    assert (json.loads(tokens.stdout)["job_token_budget"], json.loads(tokens.stdout)["job_token_budget_is_own"]) == (20_000, True)
+    assert radis("projects", "set", "team-a", "--job-token-budget", "0").returncode != 0
     assert radis("projects", "show", "nobody").returncode != 0

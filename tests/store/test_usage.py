@@ -14,13 +14,14 @@ from store.events import add_event, recorded_steps
 from store.files import delete_file
 from store.jobs import claim_job, mark_failed, request_cancel
 from store.models import Job, Project
-from store.projects import create_project, job_wall_time_s, set_limits
+from store.projects import create_project, job_token_budget, job_wall_time_s, set_limits
 from store.usage import (
     active_jobs_using,
     cleanup_plan,
     jobs_to_clean,
     mark_cleaned,
     record_run_seconds,
+    record_tokens_used,
     record_work_bytes,
     storage_usage,
 )
@@ -144,3 +145,24 @@ def test_one_event_per_training_step(db_session: Session, make_job: Callable[...
     assert recorded_steps(db_session, job.id, []) == set()
     with pytest.raises(IntegrityError), db_session.begin_nested():
         add_event(db_session, job.id, "Step 2/4 again", type="metrics", data={"step": 2}, step=2)
+
+
+def test_tokens_used_and_the_token_budget(db_session: Session, project: Project, make_job: Callable[..., Job]) -> None:
+    assert job_token_budget(project, default=10**9, ceiling=10**10) == 10**9
+    assert job_token_budget(project, default=10**9, ceiling=10**10, requested=500) == 500
+    assert job_token_budget(project, default=10**9, ceiling=10**10, requested=10**11) == 10**10
+    set_limits(db_session, project, job_token_budget=50_000)
+    assert job_token_budget(project, default=10**9, ceiling=10**10) == 50_000
+    with pytest.raises(ValueError, match="job_token_budget: must be >= 1"):
+        set_limits(db_session, project, job_token_budget=0)
+    set_limits(db_session, project, job_token_budget=None)  # back to the deployment's default
+    assert job_token_budget(project, default=10**9, ceiling=10**10) == 10**9
+
+    job = make_job(token_budget=6_000_000_000)  # above 32 bits: the column is a BIGINT
+    db_session.refresh(job)
+    assert (job.token_budget, job.tokens_used) == (6_000_000_000, 0)
+    assert not record_tokens_used(db_session, job.id, "w1", 7)  # not running
+    claim_job(db_session, job.id, "w1")
+    assert record_tokens_used(db_session, job.id, "w1", 5_000_000_000)
+    db_session.refresh(job)
+    assert job.tokens_used == 5_000_000_000
