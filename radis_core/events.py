@@ -118,6 +118,8 @@ class StepMetrics:
     eta_seconds: float
     #: Next-token accuracy on the step's target tokens (OpenAI's ``train_mean_token_accuracy``).
     train_mean_token_accuracy: float | None = None
+    #: Target tokens the step trained on (what ``trained_tokens`` sums; a token budget counts them).
+    step_tokens: int = 0
     #: Held-out loss and accuracy (:mod:`radis_core.step_metrics`): at checkpoints and the last step.
     valid_loss: float | None = None
     valid_mean_token_accuracy: float | None = None

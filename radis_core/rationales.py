@@ -140,7 +140,7 @@ def generate_rationales(
     seed: int = 0,
     translation_template: str = DEFAULT_TRANSLATION_TEMPLATE,
     filter_settings: FilterSettings = FilterSettings(),
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> RationaleRun:
     """Explain every pair's reference; cached pairs cost nothing. Budget-cut rationales are trimmed

@@ -82,9 +82,12 @@ def _teacher(spec: JobSpec, reference: str | None, model: Any, tokenizer: Any, f
     return teacher, teacher_tokenizer, source.fingerprint
 
 
-def _progress(run: RunContext, stage: Phase, noun: str) -> Callable[[int, int], None]:
+def _progress(run: RunContext, stage: Phase, noun: str) -> Callable[[int, int, int], None]:
+    """Generation progress as ``Counted`` events; ``new_tokens`` (this call's, so far) feeds the token budget."""
     key = "rationales" if stage == "generating_rationales" else "targets"
-    return lambda d, t: run.emit(Counted(stage, f"{noun} {d}/{t}", d, t, {f"{key}_done": d, f"{key}_total": t}))
+    return lambda d, t, n: run.emit(
+        Counted(stage, f"{noun} {d}/{t}", d, t, {f"{key}_done": d, f"{key}_total": t, "new_tokens": n})
+    )
 
 
 def _rationales(

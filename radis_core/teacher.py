@@ -55,10 +55,14 @@ def generate_with_cache(
     cache: RationaleCache | None,
     batch_size: int,
     end_of_turn: str | None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> TeacherRun:
     """Generate for every prompt whose key is not cached yet; outputs in the prompts' order.
+
+    ``on_progress(done, total, new_tokens)`` after each batch: prompts done and the tokens generated so far
+    by this call (cache hits cost none; a caller's token budget counts them). ``should_cancel`` is polled
+    before each batch, so a budget overshoots by at most one batch.
 
     ``prompts[i]`` is ``pairs[i]``'s prompt; the cache key is (``model_fingerprint``, the model's dtype, ``keyed_template``
     — the template, prefixed by what kind of text it asks for —, ``decoding``, the pair).
@@ -79,7 +83,7 @@ def generate_with_cache(
     slice_size = max(1, batch_size)
     done = len(prompts) - len(todo)
     if on_progress:
-        on_progress(done, len(prompts))
+        on_progress(done, len(prompts), 0)
     for start in range(0, len(todo), slice_size):
         if should_cancel and should_cancel():
             raise JobCancelled("cancelled while the teacher was generating")
@@ -92,7 +96,7 @@ def generate_with_cache(
             cache.put_many(batch)
         done += len(chunk)
         if on_progress:
-            on_progress(done, len(prompts))
+            on_progress(done, len(prompts), new_tokens)
     outputs = []
     for key in keys:
         text, n, finish = hits.get(key) or fresh[key]

@@ -131,7 +131,7 @@ def _run(
     model_fingerprint: str,
     cache: RationaleCache | None,
     min_chrf: float | None,
-    on_progress: Callable[[int, int], None] | None,
+    on_progress: Callable[[int, int, int], None] | None,
     should_cancel: Callable[[], bool] | None,
     end_of_turn: str,
 ) -> TargetRun:
@@ -162,7 +162,7 @@ def generate_rewrites(
     *,
     model_fingerprint: str,
     cache: RationaleCache | None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> TargetRun:
     """SDFT: the teacher's rewrite of every reference; strays (chrF++ below ``min_chrf``) fall back."""
@@ -202,7 +202,7 @@ def generate_teacher_translations(
     translation_template: str,
     model_fingerprint: str,
     cache: RationaleCache | None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> TargetRun:
     """SeqKD: the teacher's greedy translation of every source, under the training prompt."""

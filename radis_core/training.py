@@ -194,6 +194,7 @@ def train(
             step_seconds=step_seconds,
             eta_seconds=round(eta, 1),
             train_mean_token_accuracy=round(step_correct / step_targets, 6) if step_targets else None,
+            step_tokens=int(n_targets),
             valid_loss=valid.loss if valid else None,
             valid_mean_token_accuracy=valid.accuracy if valid else None,
             full_valid_loss=full.loss if full else None,

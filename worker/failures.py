@@ -26,6 +26,16 @@ class BudgetExceeded(Exception):
         self.used_s = used_s
 
 
+class TokenBudgetExceeded(Exception):
+    """The job used more tokens (generated plus trained) than its budget (raised by the worker's cancel
+    check between training steps and generation batches)."""
+
+    def __init__(self, budget: int, used: int) -> None:
+        super().__init__(f"used {used} tokens of a {budget}-token budget")
+        self.budget = budget
+        self.used = used
+
+
 @dataclass(frozen=True)
 class Failure:
     """The ``error`` of a failed job."""
@@ -60,6 +70,13 @@ def classify(exc: BaseException, stage: str | None) -> Failure:
             f"The job used its wall-time budget of {exc.budget_s} s (all attempts together) and was stopped during"
             f" {where}. Train fewer steps or pairs, or ask for a larger wall_time_budget_s.",
             "wall_time_budget_s",
+        )
+    if isinstance(exc, TokenBudgetExceeded):
+        return Failure(
+            "budget_exceeded",
+            f"The job used {exc.used} tokens (generated plus trained, all attempts together) of its token budget of"
+            f" {exc.budget} and was stopped during {where}. Train fewer steps or pairs, or ask for a larger token_budget.",
+            "token_budget",
         )
     if isinstance(exc, SpecError):
         return Failure(exc.code, exc.message, exc.param)

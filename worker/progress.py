@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from radis_core.events import CheckpointSaved, ProgressEvent, StepDone, TrainingStarted
+from radis_core.events import CheckpointSaved, Counted, ProgressEvent, StepDone, TrainingStarted
 from radis_core.stages import progress_spans
 from store import events as store_events
 from store import jobs as store_jobs
@@ -93,6 +93,7 @@ class JobReporter:
         hide_paths: dict[str, str] | None = None,
         cancel_poll_s: float = 1.0,
         run_seconds_before: float = 0.0,
+        tokens_used_before: int = 0,
     ) -> None:
         self._factory = factory
         self._artifacts = artifacts
@@ -119,6 +120,10 @@ class JobReporter:
         # Wall time of earlier attempts, and when this one started (the budget counts both).
         self._run_seconds_before = run_seconds_before
         self._started = time.monotonic()
+        # Tokens generated and trained, earlier attempts included (the token budget counts them); and the
+        # running count of the generation call in progress, whose events report its total so far.
+        self._tokens_used = int(tokens_used_before)
+        self._generation_seen: tuple[str, int] | None = None
 
     # --- state seen by the runner -----------------------------------------------------------------
 
@@ -178,6 +183,22 @@ class JobReporter:
         """Seconds the job has run, all attempts together (earlier ones as of their last heartbeat)."""
         return self._run_seconds_before + time.monotonic() - self._started
 
+    def tokens_used(self) -> int:
+        """Tokens generated (targets, rationales) and trained so far, all attempts together."""
+        return self._tokens_used
+
+    def _count_tokens(self, event: ProgressEvent) -> None:
+        """Add what ``event`` reports: a training step's target tokens, or a generation call's new tokens
+        since its previous report (a count lower than the last one is a new call, counted from zero)."""
+        if isinstance(event, StepDone):
+            self._tokens_used += max(0, int(event.metrics.step_tokens))
+        elif isinstance(event, Counted) and "new_tokens" in event.details:
+            count = int(event.details["new_tokens"])
+            seen = self._generation_seen
+            before = seen[1] if seen is not None and seen[0] == event.stage and count >= seen[1] else 0
+            self._tokens_used += max(0, count - before)
+            self._generation_seen = (event.stage, count)
+
     def beat(self) -> bool:
         """Heartbeat now (recording the run seconds); returns whether a cancel was requested (a pause
         request shows in :attr:`pause_requested`). Raises :class:`OwnershipLost`."""
@@ -185,6 +206,7 @@ class JobReporter:
         def work(session: Session) -> tuple[bool, bool]:
             requests = store_jobs.heartbeat_requests(session, self.job_id, self.worker_id)
             usage.record_run_seconds(session, self.job_id, self.worker_id, self.run_seconds())
+            usage.record_tokens_used(session, self.job_id, self.worker_id, self.tokens_used())
             return requests
 
         requests = self._write(work)
@@ -243,6 +265,7 @@ class JobReporter:
         """The pipeline's event callback (see the module docstring)."""
         if self._lost.is_set():
             raise OwnershipLost(self.job_id)
+        self._count_tokens(event)
         data = json_safe(self._public(dict(event.data)))
         message = self._hide_paths(event.message)
         with self._lock:

@@ -41,7 +41,7 @@ from store.models import JobStatus
 from store.settings import Settings
 from worker.checkpoint_sync import restore_checkpoints
 from worker.cleanup import clean_job
-from worker.failures import BudgetExceeded, Failure, classify
+from worker.failures import BudgetExceeded, Failure, TokenBudgetExceeded, classify
 from worker.metrics import observing
 from worker.progress import Heartbeat, JobReporter, OwnershipLost
 from worker.queue import JobQueue
@@ -179,19 +179,22 @@ def _run(
             hide_paths={str(artifacts.root): "<artifacts>", str(settings.cache_dir): "<cache>"},
             cancel_poll_s=cancel_poll_s,
             run_seconds_before=facts.run_seconds,
+            tokens_used_before=facts.tokens_used,
         )
         # A cancel requested before the run (or before a take-over) needs no model loaded; nor does a
         # job that used its budget in earlier attempts.
         if reporter.beat():
             raise JobCancelled("cancel requested before the run started")
-        _check_budget(reporter, facts.wall_time_budget_s)
+        _check_budget(reporter, facts.wall_time_budget_s, facts.token_budget)
         heartbeat = Heartbeat(reporter, settings.heartbeat_interval_s)
         heartbeat.start()
 
         from radis_core.pipeline import run_job  # heavy work lives in the worker child only
 
         result = run_job(
-            spec, on_event=observing(reporter.on_event), should_cancel=_cancel_check(reporter, drain, facts.wall_time_budget_s)
+            spec,
+            on_event=observing(reporter.on_event),
+            should_cancel=_cancel_check(reporter, drain, facts.wall_time_budget_s, facts.token_budget),
         )
         reporter.flush()
         heartbeat.stop()
@@ -222,10 +225,13 @@ def _run(
         else:
             log.info("job %s failed (%s): %s", job_id, failure.code, failure.message)
         used_s = exc.used_s if isinstance(exc, BudgetExceeded) else None
+        used_tokens = reporter.tokens_used() if reporter is not None else None
 
         def fail(s: Session) -> object:
             if used_s is not None:  # the run time that broke the budget, not the last heartbeat's
                 usage.record_run_seconds(s, job_id, worker_id, used_s)
+            if used_tokens is not None:  # the count that broke a token budget, not the last heartbeat's
+                usage.record_tokens_used(s, job_id, worker_id, used_tokens)
             return store_jobs.mark_failed(s, job_id, worker_id, failure.code, failure.message, failure.param)
 
         lost = _finish(factory, job_id, fail)
@@ -237,10 +243,13 @@ def _run(
             heartbeat.stop()
 
 
-def _check_budget(reporter: JobReporter, budget_s: int) -> None:
+def _check_budget(reporter: JobReporter, budget_s: int, token_budget: int) -> None:
     used = reporter.run_seconds()
     if used > budget_s:
         raise BudgetExceeded(budget_s, used)
+    tokens = reporter.tokens_used()
+    if token_budget and tokens > token_budget:
+        raise TokenBudgetExceeded(token_budget, tokens)
 
 
 class PauseRequested(JobInterrupted):
@@ -248,15 +257,15 @@ class PauseRequested(JobInterrupted):
     of the steps it finished (training saves it); the job then waits ``paused`` instead of being queued."""
 
 
-def _cancel_check(reporter: JobReporter, drain: DrainCheck | None, budget_s: int) -> Callable[[], bool]:
+def _cancel_check(reporter: JobReporter, drain: DrainCheck | None, budget_s: int, token_budget: int) -> Callable[[], bool]:
     """The pipeline's cancel check (between steps and batches): the store's cancel flag, this worker's
-    shutdown and the job's pause as interruptions, and the job's wall-time budget (:class:`BudgetExceeded`
-    fails it)."""
+    shutdown and the job's pause as interruptions, and the job's wall-time and token budgets
+    (:class:`BudgetExceeded`, :class:`TokenBudgetExceeded` fail it)."""
 
     def should_cancel() -> bool:
         if drain is not None and drain():
             raise JobInterrupted("the worker is shutting down")
-        _check_budget(reporter, budget_s)
+        _check_budget(reporter, budget_s, token_budget)
         cancel = reporter.should_cancel()
         if not cancel and reporter.pause_requested:
             raise PauseRequested("a pause was requested")

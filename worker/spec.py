@@ -48,6 +48,10 @@ class JobFacts:
     #: Seconds the job may run, all attempts together, and what earlier attempts used of them.
     wall_time_budget_s: int
     run_seconds: float
+    #: Tokens the job may generate and train, all attempts together (0: no budget), and what earlier
+    #: attempts used.
+    token_budget: int = 0
+    tokens_used: int = 0
 
 
 def _blob_path(session: Session, artifacts: ArtifactStore, file_id: str, param: str, scratch_dir: Path) -> Path:
@@ -110,5 +114,7 @@ def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, j
         # A job stored before budgets existed gets the deployment's default.
         wall_time_budget_s=min(job.wall_time_budget_s or settings.job_wall_time_s, settings.max_job_wall_time_s),
         run_seconds=float(job.run_seconds or 0.0),
+        token_budget=min(job.token_budget or settings.job_token_budget, settings.max_job_token_budget),
+        tokens_used=int(job.tokens_used or 0),
     )
     return spec, facts

@@ -370,3 +370,29 @@ def test_a_job_over_its_wall_time_budget_fails_with_budget_exceeded_and_the_next
     # The same worker goes on with the next job.
     assert process_job(factory, artifacts, worker_settings, after, "worker-a") == "succeeded"
     print(f"budget 1 s: stopped after {stopped_after:.2f} s (run_seconds {job.run_seconds:.2f})")
+
+
+def test_a_job_over_its_token_budget_fails_with_budget_exceeded_and_the_next_job_runs(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+) -> None:
+    # Training alone: the first step trains more than one target token, so the check before step 2 stops it.
+    trained = make_job(**QUICK, token_budget=1)
+    # RaDis: its rationales are generated first (tens of new tokens a batch on the tiny model).
+    generated = make_job(token_budget=20)
+    after = make_job(**QUICK)
+
+    for job_id, budget in ((trained, 1), (generated, 20)):
+        assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "failed"
+        job = load_job(factory, job_id)
+        assert (job.status, job.error_code, job.error_param) == ("failed", "budget_exceeded", "token_budget")
+        assert f"of its token budget of {budget}" in job.error_message
+        # The count that broke the budget is stored (generation checks between batches, training between steps).
+        assert job.tokens_used > budget
+        print(f"token budget {budget}: stopped at {job.tokens_used} tokens: {job.error_message}")
+    assert "during training" in load_job(factory, trained).error_message
+    assert not any(m.startswith("Step 2/") for m in event_messages(factory, trained))
+
+    # The same worker goes on with the next job, and its count is the trained tokens it reports.
+    assert process_job(factory, artifacts, worker_settings, after, "worker-a") == "succeeded"
+    done = load_job(factory, after)
+    assert done.tokens_used == done.trained_tokens > 0
