@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from radis_core.events import CheckpointSaved, StageStarted, StepDone, StepMetrics, TrainingStarted
+from radis_core.events import CheckpointSaved, Counted, StageStarted, StepDone, StepMetrics, TrainingStarted
 from radis_core.settings import Hyperparameters, resolve
 from store.artifacts import ArtifactStore
 from store.db import session_scope
@@ -173,3 +174,20 @@ def test_json_safe_replaces_what_json_columns_refuse() -> None:
         "b": [1, None, "/x"],
         "3": [True, None],
     }
+
+
+def test_the_reporter_counts_generated_and_trained_tokens_over_attempts_and_records_them_with_the_heartbeat(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, claimed_job: str
+) -> None:
+    reporter = _reporter(factory, artifacts, claimed_job, tokens_used_before=100)  # an earlier attempt's
+
+    def generated(done: int, new_tokens: int) -> Counted:
+        return Counted("generating_targets", f"Targets {done}/4", done, 4, {"new_tokens": new_tokens})
+
+    # One generation call reports its running total; a second call starts again from zero.
+    for event in (generated(0, 0), generated(2, 30), generated(4, 70), generated(0, 0), generated(2, 25)):
+        reporter.on_event(event)
+    reporter.on_event(StepDone(dataclasses.replace(_metrics(1, 2), step_tokens=40)))
+    assert reporter.tokens_used() == 100 + 70 + 25 + 40
+    reporter.beat()
+    assert load_job(factory, claimed_job).tokens_used == 235
