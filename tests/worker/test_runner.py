@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import secrets
 import tarfile
 import threading
 import time
@@ -14,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from radis_core.corpus import write_jsonl
 from store.artifacts import ArtifactStore
 from store.db import session_scope
 from store.events import list_checkpoints
@@ -373,12 +376,14 @@ def test_a_job_over_its_wall_time_budget_fails_with_budget_exceeded_and_the_next
 
 
 def test_a_job_over_its_token_budget_fails_with_budget_exceeded_and_the_next_job_runs(
-    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, tmp_path: Path
 ) -> None:
     # Training alone: the first step trains more than one target token, so the check before step 2 stops it.
     trained = make_job(**QUICK, token_budget=1)
-    # RaDis: its rationales are generated first (tens of new tokens a batch on the tiny model).
-    generated = make_job(token_budget=20)
+    # RaDis: its rationales are generated first (tens of new tokens a batch on the tiny model). Pairs of its
+    # own, so no rationale is in the session's shared cache and the generation's count is what stops it.
+    fresh = [dataclasses.replace(p, source=f"{p.source} ({secrets.token_hex(4)})") for p in de_en_pairs()]
+    generated = make_job(token_budget=20, corpus=write_jsonl(fresh, tmp_path / "fresh.jsonl").read_bytes())
     after = make_job(**QUICK)
 
     for job_id, budget in ((trained, 1), (generated, 20)):
@@ -390,6 +395,7 @@ def test_a_job_over_its_token_budget_fails_with_budget_exceeded_and_the_next_job
         assert job.tokens_used > budget
         print(f"token budget {budget}: stopped at {job.tokens_used} tokens: {job.error_message}")
     assert "during training" in load_job(factory, trained).error_message
+    assert "during generating rationales" in load_job(factory, generated).error_message
     assert not any(m.startswith("Step 2/") for m in event_messages(factory, trained))
 
     # The same worker goes on with the next job, and its count is the trained tokens it reports.
