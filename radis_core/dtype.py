@@ -6,10 +6,12 @@ by what the device is seen to support, never by its name:
 - CUDA that reports bf16 support → bf16 (tensor cores; every card since Ampere).
 - A CPU with AMX (``amx_bf16`` in ``/proc/cpuinfo``, Intel Sapphire Rapids and later) → bf16: its tile
   unit multiplies bf16 several times faster than fp32 (issue 17: 6.9× per matmul, 3.8× per prefill).
-- A CPU with AVX-512 BF16 but no AMX (``avx512_bf16``: AMD Zen 4/5, Intel Cooper Lake) → bf16. Measured on
-  an AMD EPYC with ``avx512_bf16`` and no AMX, torch 2.13, 2 threads (bench/dtype.py, BENCHMARKS.md): a
-  2048×576 @ 576×1536 matmul runs 2.4× faster in bf16 and a 16-row decode-shaped one 2.8×; the model-level
-  figures are in bench/dtype.py's output.
+- A CPU with AVX-512 BF16 but no AMX (``avx512_bf16``: AMD Zen 4/5, Intel Cooper Lake) → fp32. Measured on
+  an AMD EPYC with ``avx512_bf16`` and no AMX, torch 2.13, 2 threads, SmolLM2-135M-Instruct (bench/dtype.py,
+  BENCHMARKS.md): bf16 matmuls run 2.4× faster, rationale generation 2.3× and LoRA training 4.8×, but the
+  evaluation took 2.2× longer and the whole job 1.3× longer than in fp32; and bf16 batched greedy decoding
+  gave the one-at-a-time text for 2 of 16 prompts only. Ask for ``bfloat16`` to get the faster generation and
+  training there.
 - Anything else (AVX2-only CPUs, Apple MPS, unknown) → fp32: without native bf16 instructions torch
   converts to fp32 and back around every matmul, slower than staying in fp32.
 
@@ -73,8 +75,9 @@ def choose_dtype(requested: DtypeRequest, *, device: str, cuda_bf16: bool, flags
     if "amx_bf16" in flags:
         return ResolvedDtype("bfloat16", "auto: the CPU has AMX (amx_bf16): native bf16 matmuls")
     if "avx512_bf16" in flags:
+        # Measured (module docstring): faster generation and training, but a slower evaluation and job.
         return ResolvedDtype(
-            "bfloat16", "auto: the CPU has AVX-512 BF16 (avx512_bf16, no AMX): bf16 matmuls measured faster (bench/dtype.py)"
+            "float32", "auto: the CPU has AVX-512 BF16 but no AMX: a bf16 job measured slower end to end (bench/dtype.py)"
         )
     return ResolvedDtype("float32", "auto: the CPU has no native bf16 instructions (no amx_bf16 or avx512_bf16)")
 

@@ -60,8 +60,8 @@ class Hyperparameters(SettingsModel):
     dtype: DtypeRequest = setting(
         "auto",
         "Dtype of the frozen base weights in generation, training and evaluation (LoRA weights and optimizer stay "
-        "float32); auto = bfloat16 where the device computes it natively (CUDA with bf16, a CPU with AMX or "
-        "AVX-512 BF16), float32 elsewhere.",
+        "float32); auto = bfloat16 where the device computes it natively and it was measured faster (CUDA with "
+        "bf16, a CPU with AMX), float32 elsewhere.",
     )
 
 
