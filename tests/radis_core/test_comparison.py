@@ -54,6 +54,8 @@ def test_a_method_that_keeps_its_probes_beats_one_that_forgets_them() -> None:
     assert "vs_supervised" not in table["methods"]["supervised"]
     md = render_comparison(table)
     assert "| radis | " in md and "**better**" in md and "## Tuned − supervised (tuned)" in md
+    # Both tables open with the same header: the method, BLEU, chrF++ and each probe's delta.
+    assert md.splitlines().count("| Method | BLEU Δ | chrF++ Δ | ifeval Δ |") == 2
 
 
 def test_runs_on_different_items_are_refused() -> None:

@@ -9,7 +9,7 @@ from radis_core.prompts import ChatFormat, translation_prompt
 from radis_core.rationale_cache import RationaleCache
 from radis_core.settings import DEFAULT_TRANSLATION_TEMPLATE, RewriteSettings, TeacherSettings
 from radis_core.teacher import TeacherOutput
-from radis_core.teacher_targets import _judge, generate_rewrites, generate_teacher_translations
+from radis_core.teacher_targets import TargetItem, TargetRun, _judge, generate_rewrites, generate_teacher_translations
 
 from .conftest import make_pairs
 
@@ -67,3 +67,22 @@ def test_seqkd_targets_are_the_teachers_greedy_translations(tiny, tmp_path) -> N
         g.finish_reason != "length" and bool(i.text.strip()) for g, i in zip(greedy, run.items, strict=True)
     ]
     assert run.stats()["equal_to_reference"] == sum(1 for i in run.items if " ".join(i.text.split()) == i.pair.target)
+
+
+def test_a_sample_row_names_every_field_the_dashboard_reads() -> None:
+    pair = Pair(source="Hallo", target="Hello", src_lang="de", tgt_lang="en", line=7)
+    item = TargetItem(pair=pair, text="Hi", kept=False, reason="strays", cached=True, finish_reason="stop", chrf=12.5)
+    run = TargetRun(kind="rewrite", items=[item], generated=0, cached=1, new_tokens=0, seconds=0.0)
+    assert run.samples() == [
+        {
+            "source": "Hallo",
+            "reference": "Hello",
+            "rewrite": "Hi",
+            "kept": False,
+            "reason": "strays",
+            "finish_reason": "stop",
+            "chrf": 12.5,
+            "cached": True,
+            "line": 7,
+        }
+    ]

@@ -24,3 +24,9 @@ def test_detect_format_by_extension_then_content(tmp_path: Path) -> None:
         detect_format(write(tmp_path, "notes.txt", "just some words\n"))
     with pytest.raises(FileNotFoundError):
         detect_format(tmp_path / "missing.jsonl")
+
+
+def test_a_utf16_file_without_a_known_extension_is_named_as_utf16(tmp_path: Path) -> None:
+    body = "\ufeff".encode("utf-16-le") + jl(source="a", target="b").encode("utf-16-le")
+    with pytest.raises(UnknownFormatError, match="UTF-16 encoded"):
+        detect_format(write(tmp_path, "upload-utf16", body))
