@@ -61,3 +61,17 @@ def test_settings_lists_every_setting_with_its_range() -> None:
     rows = {row["path"]: row for row in json.loads(result.output)}
     assert rows["hyperparameters.lora_rank"]["default"] == 16 and "1024" in rows["hyperparameters.lora_rank"]["range"]
     assert rows["rationale.max_new_tokens"]["methods"] == ["radis"]
+
+
+def test_the_settings_table_shows_each_settings_default_range_and_help() -> None:
+    from rich.console import Console
+
+    from radis_core.cli import print_settings
+    from radis_core.settings.catalog import all_settings
+
+    out = Console(width=1000, record=True)
+    print_settings(out, method="radis")
+    lines = out.export_text().splitlines()
+    info = next(i for i in all_settings() if i.path == "hyperparameters.lora_rank")
+    row = next(line for line in lines if " hyperparameters.lora_rank " in line)
+    assert "16" in row and info.range in row and info.help[:40] in row
