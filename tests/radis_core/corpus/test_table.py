@@ -50,3 +50,5 @@ def test_csv_semicolon_delimiter_and_quoting_errors(tmp_path: Path) -> None:
     pairs, report = load_corpus(path, limits=CorpusLimits(min_examples=1))
     assert [(p.source, p.target) for p in pairs] == [("Hund", "dog")]
     assert codes_at(report) == [("malformed_record", 3), ("malformed_record", 4)]
+    # The column-count error says what was found and the likely cause, naming the delimiter.
+    assert report.problems[0].message == "line 3: 3 columns but the header has 2 (a semicolon inside a text?)"
