@@ -72,7 +72,11 @@ def test_seqkd_targets_are_the_teachers_greedy_translations(tiny, tmp_path) -> N
 def test_a_sample_row_names_every_field_the_dashboard_reads() -> None:
     pair = Pair(source="Hallo", target="Hello", src_lang="de", tgt_lang="en", line=7)
     item = TargetItem(pair=pair, text="Hi", kept=False, reason="strays", cached=True, finish_reason="stop", chrf=12.5)
-    run = TargetRun(kind="rewrite", items=[item], generated=0, cached=1, new_tokens=0, seconds=0.0)
+    cut = TargetItem(pair=pair, text="Hel", kept=False, reason="unfinished", cached=False, finish_reason="length")
+    run = TargetRun(kind="rewrite", items=[item, item, cut], generated=1, cached=2, new_tokens=3, seconds=1.234)
+    stats = run.stats()
+    assert (stats["pairs"], stats["kept"], stats["finished"], stats["generation_seconds"]) == (3, 0, 2, 1.23)
+    run.items = [item]
     assert run.samples() == [
         {
             "source": "Hallo",
