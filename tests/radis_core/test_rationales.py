@@ -150,3 +150,15 @@ def test_every_part_of_the_cache_key_misses_and_nothing_else_does(tiny, monkeypa
     changed = [dataclasses.replace(pairs[0], target="Anna buys some apples."), *pairs[1:]]
     assert run(job_pairs=changed) == (1, 3)  # only the changed pair is new
     assert len(spy.prompts) == 4 + 4 * len(misses) + 1
+
+
+def test_every_rationale_decoding_setting_reaches_the_decoder() -> None:
+    settings = RationaleSettings(
+        max_new_tokens=33, do_sample=True, temperature=0.7, top_p=0.8, repetition_penalty=1.2, no_repeat_ngram_size=4
+    )
+    decoding = decode_settings(settings, 5)
+    got = (decoding.max_new_tokens, decoding.do_sample, decoding.temperature, decoding.top_p)
+    assert got == (33, True, 0.7, 0.8)
+    assert (decoding.repetition_penalty, decoding.no_repeat_ngram_size, decoding.seed) == (1.2, 4, 5)
+    # Greedy decoding does not depend on the seed, so the cache key does not either.
+    assert decode_settings(RationaleSettings(), 5).seed == 0
