@@ -86,6 +86,9 @@ def test_a_rejected_rationale_never_reaches_training(tiny, tiny_model_dir, tmp_p
     assert len(examples) == len(pairs) and build.with_rationale == sum(kept)
     end = ChatFormat.for_tokenizer(tok).end_of_turn
     for pair, example, row in zip(pairs, examples, targets.samples, strict=True):
+        # The samples file's row for the pair (the dashboard lists it): which pair, and how it was made.
+        assert (row["source"], row["reference"], row["line"]) == (pair.source, pair.target, pair.line)
+        assert {"detail", "finish_reason", "trimmed", "cached"} <= set(row)
         trained_on = tok.decode([t for t in example.labels if t != IGNORE_INDEX])
         if row["kept"]:
             assert example.rationale_tokens > 0 and trained_on == f"{pair.target}\n\n{row['rationale']}{end}"
