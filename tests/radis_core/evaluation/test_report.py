@@ -112,3 +112,38 @@ def test_markdown_has_the_tables():
     assert "| rejected_degenerate | 1 |" in md
     assert "| training_s | 80.0 |" in md
     assert "**model**: tiny" in md
+
+
+def test_list_and_dict_values_are_printed_as_json_and_long_series_are_summarised():
+    md = render_markdown(
+        _report(
+            training={"lora_targets": ["q_proj", "v_proj"], "loss": [0.1 * i for i in range(7)]},
+            meta={"model": "tiny", "langs": {"de": "en"}},
+        )
+    )
+    assert '| lora_targets | ["q_proj", "v_proj"] |' in md
+    assert '**langs**: {"de": "en"}' in md
+    assert "| loss | 7 values: 0.0000 … 0.6000 |" in md
+
+
+def test_ifeval_row_is_followed_by_its_instruction_level_accuracy():
+    report = _report()
+    report["retention"]["benchmarks"]["ifeval"]["instruction_level_accuracy"] = {"base": 0.75, "tuned": 0.5}
+    md = render_markdown(report)
+    assert "| ifeval | instruction-level accuracy | | 0.750 | 0.500 | | | | |" in md
+
+
+def test_placeholder_row_and_teacher_titles_use_their_own_digits_and_names():
+    report = _report()
+    report["translation"]["placeholders"] = {
+        "available": True,
+        "n": 4,
+        "base": 0.5,
+        "tuned": 0.75,
+        "delta": 0.25,
+        "interval": {"low": 0.0, "high": 0.5, "verdict": "no measurable difference"},
+    }
+    report["rationales"] = {"kind": "translation", "generated": 3}
+    md = render_markdown(report)
+    assert "| Placeholders kept (n=4) | 0.500 | 0.750 | +0.250 | [+0.000, +0.500] | no measurable difference |" in md
+    assert "## Teacher translations (SeqKD)" in md
