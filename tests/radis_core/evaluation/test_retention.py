@@ -165,3 +165,18 @@ def test_rate_and_drift_rows_carry_paired_intervals_and_per_item_values() -> Non
     drift = out["benchmarks"]["drift"]
     assert drift["interval"]["delta"] == pytest.approx(1.0) and drift["interval"]["verdict"] == "worse"
     assert [row["base"] for row in drift["items"]] == pytest.approx([1.0, 1.1, 1.2, 1.3])
+
+
+def test_every_base_zero_says_why_there_is_no_overall():
+    base = _run({"ifeval": 0.0, "math": 0.0, "safety": 0.0, "drift": 1.0})
+    tuned = _run({"ifeval": 0.5, "math": 0.5, "safety": 0.5, "drift": 1.0})
+    assert compare(base, tuned, min_retention=None)["overall"]["reason"] == "no benchmark had a base score above 0"
+
+
+def test_a_benchmark_one_run_did_not_score_is_not_compared():
+    # Base scored no math items, tuned did: one missing side is enough to make the row n/a.
+    base = _run({"ifeval": 0.5, "safety": 0.5, "drift": 1.0})
+    tuned = _run({"ifeval": 0.5, "math": 0.5, "safety": 0.5, "drift": 1.0})
+    row = compare(base, tuned, min_retention=None)["benchmarks"]["math"]
+    assert (row["retention"], row["reason"]) == ("n/a", "no items were scored")
+    assert compare(tuned, base, min_retention=None)["benchmarks"]["math"]["reason"] == "no items were scored"

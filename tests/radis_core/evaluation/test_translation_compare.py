@@ -57,3 +57,10 @@ def test_different_items_cannot_be_compared() -> None:
 def test_placeholders_unavailable_without_any() -> None:
     a = score_translations(ZH, ["x"] * 4)
     assert compare_translations(a, a)["placeholders"]["available"] is False
+
+
+def test_each_metric_keeps_its_sacrebleu_signature() -> None:
+    scores = score_translations(DE[:2], ["x", "y"])
+    section = compare_translations(scores, scores)
+    assert section["bleu"]["signature"] == scores["bleu_signature"] and "tok:13a" in section["bleu"]["signature"]
+    assert section["chrf"]["signature"] == scores["chrf_signature"]
