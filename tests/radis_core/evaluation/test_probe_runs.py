@@ -209,3 +209,11 @@ def test_compare_on_real_runs(probe_dir):
     result = compare(base, tuned, min_retention=None)
     assert result["benchmarks"]["drift"]["retention"] == pytest.approx(0.8)
     assert result["overall"]["retention"] == pytest.approx(1.0)
+
+
+def test_each_scored_drift_item_has_no_verdict_and_carries_its_nll(probe_dir):
+    run = run_benchmarks(FakeChatModel(BASE_REPLIES, nll=lambda p, a: len(a) / 10), probe_dir=probe_dir)
+    g1, g2 = run.items["drift"][:2]
+    assert (g1.id, g1.prompt, g1.reply, g1.passed) == ("g1", "explain tides", "The moon pulls the sea.", None)
+    assert g1.detail == {"nll": pytest.approx(len("The moon pulls the sea.") / 10)}
+    assert g2.passed is None and g2.detail == {"nll": pytest.approx(len("Keep a regular bedtime.") / 10)}
