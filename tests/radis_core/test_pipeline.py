@@ -217,3 +217,18 @@ def test_teacher_methods_train_on_what_the_teacher_wrote_or_fall_back(tmp_path, 
         )
     )
     assert again.report["rationales"]["generated"] == 0 and again.report["rationales"]["from_cache"] == 12
+
+
+def test_a_merged_model_asked_for_is_exported_and_the_meta_names_the_separator(tmp_path, tiny_model_dir):
+    from radis_core.config import SEPARATOR
+
+    spec = _spec(
+        tmp_path,
+        tiny_model_dir,
+        method="supervised",
+        evaluation=EvalSettings(retention=False, max_new_tokens=4),
+        export_merged=True,
+    )
+    res = run_job(spec)
+    assert res.merged_dir is not None and (res.merged_dir / "config.json").is_file()
+    assert json.loads((res.adapter_dir / "meta.json").read_text())["separator"] == SEPARATOR
