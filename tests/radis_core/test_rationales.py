@@ -162,3 +162,17 @@ def test_every_rationale_decoding_setting_reaches_the_decoder() -> None:
     assert (decoding.repetition_penalty, decoding.no_repeat_ngram_size, decoding.seed) == (1.2, 4, 5)
     # Greedy decoding does not depend on the seed, so the cache key does not either.
     assert decode_settings(RationaleSettings(), 5).seed == 0
+
+
+def test_decode_settings_carry_every_sampling_setting() -> None:
+    settings = RationaleSettings(
+        max_new_tokens=40, do_sample=True, temperature=0.6, top_p=0.5, repetition_penalty=1.3, no_repeat_ngram_size=4
+    )
+    decoding = decode_settings(settings, 5)
+    assert (decoding.max_new_tokens, decoding.do_sample, decoding.seed) == (40, True, 5)
+    assert (decoding.temperature, decoding.top_p, decoding.repetition_penalty, decoding.no_repeat_ngram_size) == (
+        0.6,
+        0.5,
+        1.3,
+        4,
+    )
