@@ -80,7 +80,7 @@ def run(
     ),
     src_lang: str | None = typer.Option(None, help="Source language when the file does not say."),
     tgt_lang: str | None = typer.Option(None, help="Target language when the file does not say."),
-    merged: bool = typer.Option(False, help="Also export a merged model."),
+    merged: bool = typer.Option(False, help="Also export a merged model (the same as --set output.merged_model=true)."),
     cache_dir: Path | None = typer.Option(None, help="Model and rationale cache (default $RADIS_CACHE_DIR or ~/.cache/radis)."),
     device: str = typer.Option("auto"),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
@@ -104,7 +104,7 @@ def run(
             tgt_lang=tgt_lang,
             cache_dir=cache_dir,
             device=device,
-            export_merged=merged,
+            export_merged=merged or chosen.output.merged_model,
             translation_template=translation_template or DEFAULT_TRANSLATION_TEMPLATE,
         )
     except SettingsError as exc:

@@ -3,7 +3,8 @@ files are called. The worker names result files by this table and the API finds 
 
 A finished job's result files (``job.result_files``) are ordinary files of its project with purpose
 :data:`RESULT_PURPOSE`, told apart by their name: ``<job id>-metrics.csv`` (first, as OpenAI's),
-``<job id>-adapter.tar.gz``, ``<job id>-report.json`` and ``<job id>-rationales.jsonl``. Their ids are file ids (``file-…``, :func:`store.ids.new_file_id`).
+``<job id>-adapter.tar.gz``, ``<job id>-report.json``, ``<job id>-rationales.jsonl`` and, when asked for,
+``<job id>-merged.tar.gz``. Their ids are file ids (``file-…``, :func:`store.ids.new_file_id`).
 """
 
 from __future__ import annotations
@@ -51,12 +52,20 @@ REWRITES = ResultKind("rewrites.jsonl", "rewrites")
 TEACHER_TRANSLATIONS = ResultKind("teacher_translations.jsonl", "teacher translations")
 #: The per-pair teacher texts of each generating method (what the dashboard and ``/rationales`` browse).
 SAMPLES_BY_METHOD: dict[str, ResultKind] = {"radis": RATIONALES, "sdft": REWRITES, "seqkd": TEACHER_TRANSLATIONS}
+#: The adapter merged into the base weights, a tar.gz of a Hugging Face model folder (only when the job's
+#: ``output.merged_model`` asked for it).
+MERGED = ResultKind("merged.tar.gz", "merged model")
 #: The kinds that are the model itself: deleting a fine-tuned model (``DELETE /v1/models/{id}``) deletes these.
-MODEL_WEIGHTS: tuple[ResultKind, ...] = (ADAPTER,)
+MODEL_WEIGHTS: tuple[ResultKind, ...] = (ADAPTER, MERGED)
 #: Every kind, in the order a job publishes them.
-RESULT_KINDS: tuple[ResultKind, ...] = (METRICS, ADAPTER, REPORT, RATIONALES, REWRITES, TEACHER_TRANSLATIONS)
+RESULT_KINDS: tuple[ResultKind, ...] = (METRICS, ADAPTER, REPORT, RATIONALES, REWRITES, TEACHER_TRANSLATIONS, MERGED)
 
 
 def adapter_root_name(job_id: str) -> str:
     """The top folder inside a job's adapter archive."""
     return f"{job_id}-adapter"
+
+
+def merged_root_name(job_id: str) -> str:
+    """The top folder inside a job's merged-model archive."""
+    return f"{job_id}-merged"

@@ -1,5 +1,5 @@
-"""Publish a finished run: the metrics CSV, the adapter archive, the report and the rationales become files
-of the project.
+"""Publish a finished run: the metrics CSV, the adapter archive, the report, the rationales and (when asked
+for) the merged model become files of the project.
 
 The blobs are written first (each atomically); the file rows and the job's ``succeeded`` transition
 then go in **one** transaction, so a job is never succeeded without its files, and a worker that dies
@@ -23,7 +23,17 @@ from store.artifacts import ArtifactStore, MiB, StoredBlob
 from store.files import create_file
 from store.ids import new_file_id
 from store.models import FileStatus, Job, JobStatus
-from store.result_files import ADAPTER, FILES_PREFIX, METRICS, REPORT, RESULT_PURPOSE, SAMPLES_BY_METHOD, adapter_root_name
+from store.result_files import (
+    ADAPTER,
+    FILES_PREFIX,
+    MERGED,
+    METRICS,
+    REPORT,
+    RESULT_PURPOSE,
+    SAMPLES_BY_METHOD,
+    adapter_root_name,
+    merged_root_name,
+)
 from store.usage import record_work_bytes
 from worker.spec import JobFacts
 from worker.store_writes import in_transaction
@@ -90,6 +100,13 @@ def publish_results(
         kind = SAMPLES_BY_METHOD.get(facts.method)
         if result.samples_path is not None and kind is not None:
             blobs.append(_store_file(artifacts, Path(result.samples_path), kind.filename(job_id)))
+        # Last, so the other files keep their places in result_files whether or not a merged model was asked for.
+        if result.merged_dir is not None:
+            merged_id = new_file_id()
+            merged = artifacts.publish_dir_as_tar_gz(
+                Path(result.merged_dir), artifacts.new_key(FILES_PREFIX, merged_id), root_name=merged_root_name(job_id)
+            )
+            blobs.append(_Blob(merged_id, MERGED.filename(job_id), merged))
 
         def work(session: Session) -> Job:
             # The job's folder is removed once it ends: from here on its results count in its place.

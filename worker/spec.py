@@ -103,6 +103,7 @@ def build_spec(session: Session, artifacts: ArtifactStore, settings: Settings, j
         cache_dir=settings.cache_dir,
         seed=int(job.seed),
         settings=chosen,
+        export_merged=chosen.output.merged_model,
     )
     facts = JobFacts(
         job_id=job.id,

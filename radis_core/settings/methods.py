@@ -8,7 +8,7 @@ from pydantic import Field
 
 from radis_core.settings.fields import SettingsError, SettingsModel, build
 from radis_core.settings.hyperparameters import Hyperparameters
-from radis_core.settings.sections import EvalSettings, RationaleSettings, RewriteSettings, TeacherSettings
+from radis_core.settings.sections import EvalSettings, OutputSettings, RationaleSettings, RewriteSettings, TeacherSettings
 
 Method = Literal["radis", "supervised", "sdft", "seqkd"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -19,6 +19,7 @@ class SupervisedSettings(SettingsModel):
 
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters, description="LoRA and optimisation.")
     evaluation: EvalSettings = Field(default_factory=EvalSettings, description="Before/after evaluation.")
+    output: OutputSettings = Field(default_factory=OutputSettings, description="Extra result files.")
 
 
 class RadisSettings(SupervisedSettings):

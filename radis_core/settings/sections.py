@@ -136,3 +136,13 @@ class TeacherSettings(SettingsModel):
     max_new_tokens: int = setting(128, "Longest translation generated.", unit="tokens", ge=1, le=4096)
     batch_size: int = setting(16, "Prompts decoded together.", unit="prompts", ge=1, le=512)
     teacher_model: ModelReference | None = setting(None, "The teacher; default: the base model itself (self-distillation).")
+
+
+class OutputSettings(SettingsModel):
+    """What a job publishes besides its adapter, metrics, report and teacher texts."""
+
+    merged_model: bool = setting(
+        False,
+        "Also publish the adapter merged into the base weights (<job>-merged.tar.gz: a full Hugging Face model folder, "
+        "the size of the base model) for servers that take no adapters.",
+    )

@@ -402,3 +402,36 @@ def test_a_job_over_its_token_budget_fails_with_budget_exceeded_and_the_next_job
     assert process_job(factory, artifacts, worker_settings, after, "worker-a") == "succeeded"
     done = load_job(factory, after)
     assert done.tokens_used == done.trained_tokens > 0
+
+
+def test_a_job_asking_for_a_merged_model_publishes_it_last_and_deleting_the_model_deletes_it(
+    factory: sessionmaker[Session], artifacts: ArtifactStore, worker_settings: Settings, make_job, tmp_path: Path
+) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from store.jobs import delete_fine_tuned_model
+
+    job_id = make_job(method="supervised", method_settings={"evaluation": {"retention": False}, "output": {"merged_model": True}})
+    assert process_job(factory, artifacts, worker_settings, job_id, "worker-a") == "succeeded"
+
+    job = load_job(factory, job_id)
+    with session_scope(factory) as session:
+        files = {f.id: f for f in session.scalars(select(File).where(File.id.in_(job.result_files)))}
+    names = [files[i].filename for i in job.result_files]
+    # The merged model comes last, so the other files keep their places (metrics CSV first, adapter next).
+    assert names == [f"{job_id}-metrics.csv", f"{job_id}-adapter.tar.gz", f"{job_id}-report.json", f"{job_id}-merged.tar.gz"]
+    merged_row = files[job.result_files[-1]]
+    with tarfile.open(artifacts.path(merged_row.storage_key)) as archive:
+        archive.extractall(tmp_path / "merged", filter="data")
+    folder = tmp_path / "merged" / f"{job_id}-merged"
+    assert (folder / "config.json").is_file() and not (folder / "adapter_config.json").exists()
+    model = AutoModelForCausalLM.from_pretrained(folder)  # a plain model: no peft needed to serve it
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[1, 5, 9, 13]])).logits
+    assert torch.isfinite(logits).all()
+
+    # The merged weights are the model as much as the adapter is: deleting the model deletes both.
+    with session_scope(factory) as session:
+        _, deleted = delete_fine_tuned_model(session, job.project_id, job.fine_tuned_model)
+    assert {f.filename for f in deleted} == {f"{job_id}-adapter.tar.gz", f"{job_id}-merged.tar.gz"}
