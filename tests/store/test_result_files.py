@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from store.result_files import ADAPTER, RATIONALES, REPORT, RESULT_KINDS, adapter_root_name
+from store.result_files import (
+    ADAPTER,
+    MERGED,
+    MODEL_WEIGHTS,
+    RATIONALES,
+    REPORT,
+    RESULT_KINDS,
+    adapter_root_name,
+    merged_root_name,
+)
 
 
 def test_result_file_names() -> None:
@@ -14,8 +23,11 @@ def test_result_file_names() -> None:
         f"{job}-rationales.jsonl",
         f"{job}-rewrites.jsonl",
         f"{job}-teacher_translations.jsonl",
+        f"{job}-merged.tar.gz",
     ]
-    assert adapter_root_name(job) == f"{job}-adapter"
+    assert adapter_root_name(job) == f"{job}-adapter" and merged_root_name(job) == f"{job}-merged"
+    # Deleting a fine-tuned model deletes its weights in both forms.
+    assert MODEL_WEIGHTS == (ADAPTER, MERGED)
     assert (ADAPTER.label, REPORT.label, RATIONALES.label) == ("adapter", "evaluation report", "rationales")
 
 
