@@ -319,28 +319,10 @@ def download_adapter(
 
     ``on_progress(received_bytes, total_bytes_or_None)`` is called per chunk. Returns the folder that
     ``PeftModel.from_pretrained`` takes and the sha256. A mismatch deletes the download and raises."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    received = 0
-    with client.stream("GET", f"/v1/fine_tuning/jobs/{job_id}/adapter") as response:
-        if not response.is_success:
-            response.read()
-            check(response)
-        expected = response.headers.get("x-content-sha256")
-        total = int(response.headers["content-length"]) if "content-length" in response.headers else None
-        with open(dest, "wb") as handle:
-            for chunk in response.iter_bytes(1 << 20):
-                digest.update(chunk)
-                handle.write(chunk)
-                received += len(chunk)
-                if on_progress:
-                    on_progress(received, total)
-    if expected and expected != digest.hexdigest():
-        dest.unlink(missing_ok=True)
-        raise CLIError(f"adapter sha256 mismatch: server {expected}, received {digest.hexdigest()}; the download was deleted")
+    sha256 = download_to(client, f"/v1/fine_tuning/jobs/{job_id}/adapter", dest, on_progress)
     folder = dest.with_suffix("").with_suffix("")
     with tarfile.open(dest) as tar:
         tar.extractall(folder, filter="data")
     # The archive holds one top-level folder; point at the one PeftModel.from_pretrained takes.
     config = next(folder.rglob("adapter_config.json"), None)
-    return (config.parent if config else folder), digest.hexdigest()
+    return (config.parent if config else folder), sha256
