@@ -34,7 +34,7 @@ from store.result_files import (
     adapter_root_name,
     merged_root_name,
 )
-from store.usage import record_work_bytes
+from store.usage import record_run_seconds, record_tokens_used, record_work_bytes
 from worker.spec import JobFacts
 from worker.store_writes import in_transaction
 
@@ -77,8 +77,12 @@ def publish_results(
     worker_id: str,
     result: JobResult,
     default_max_storage_bytes: int | None = None,
+    usage_totals: tuple[float, int] | None = None,
 ) -> Job:
     """Store the run's outputs as result files and mark the job succeeded; returns the job.
+
+    ``usage_totals`` (run seconds, tokens used) are the run's final counts, written in the same transaction:
+    the heartbeats write them only now and then, so a short run would otherwise end with an older figure.
 
     Raises :class:`store.errors.LostOwnership` (nothing is published then) and
     :class:`store.errors.QuotaExceeded` when the project's storage limit (its own, else
@@ -111,6 +115,9 @@ def publish_results(
         def work(session: Session) -> Job:
             # The job's folder is removed once it ends: from here on its results count in its place.
             record_work_bytes(session, job_id, worker_id, 0)
+            if usage_totals is not None:
+                record_run_seconds(session, job_id, worker_id, usage_totals[0])
+                record_tokens_used(session, job_id, worker_id, usage_totals[1])
             for blob in blobs:
                 create_file(
                     session,

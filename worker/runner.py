@@ -198,7 +198,8 @@ def _run(
         )
         reporter.flush()
         heartbeat.stop()
-        job = publish_results(factory, artifacts, facts, worker_id, result, settings.max_storage_bytes_per_project)
+        totals = (reporter.run_seconds(), reporter.tokens_used())
+        job = publish_results(factory, artifacts, facts, worker_id, result, settings.max_storage_bytes_per_project, totals)
         log.info("job %s succeeded: %s", job_id, job.fine_tuned_model)
         return "succeeded"
     except (OwnershipLost, InvalidTransition) as exc:
