@@ -30,13 +30,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from sqlalchemy.pool import NullPool
 
 from radis_core.events import ProgressEvent, StepDone
+from store.db import make_engine, make_sessionmaker
+from store.job_queries import count_jobs_by_status
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,24 +111,34 @@ class QueueDepthCollector:
     """``radis_worker_queue_depth``: jobs queued in the store, read at scrape time."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._factory: Any = None
+        # The exporter's own engine, not the process-wide one a pool child looks up; no pool (a scrape
+        # every few seconds connects afresh), so no idle connection of this process lives across a fork.
+        self._factory = make_sessionmaker(make_engine(settings.database_url, poolclass=NullPool))
 
     def collect(self) -> Iterable[Metric]:
-        from store.job_queries import count_jobs_by_status
-
         family = GaugeMetricFamily("radis_worker_queue_depth", "Jobs queued in the store, waiting for a worker.")
         try:
-            if self._factory is None:
-                from worker.runner import worker_sessionmaker
-
-                self._factory = worker_sessionmaker(self._settings.database_url)
             with self._factory() as session:
                 family.add_metric([], count_jobs_by_status(session).get("queued", 0))
         except Exception as exc:  # a scrape must answer even while the database is away
             log.warning("worker metrics: could not count queued jobs: %s", type(exc).__name__)
             return []
         return [family]
+
+
+def exporter_registry(settings: Settings, folder: str) -> CollectorRegistry:
+    """The exporter's registry (every process's samples, the queue depth), collected once before it is served.
+
+    That first collection must happen here, in the main thread, before the pool forks: it imports modules
+    (the database driver among them), and a child forked while the exporter thread holds an import lock
+    waits on that lock forever. Reproduced: scrapes from the moment the worker started left its pool child
+    hung in ``PGDialect_psycopg.import_dbapi`` (``_ModuleLock.acquire``) and the job never ran.
+    """
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)
+    registry.register(QueueDepthCollector(settings))
+    generate_latest(registry)
+    return registry
 
 
 def start_exporter(settings: Settings) -> bool:
@@ -140,9 +152,7 @@ def start_exporter(settings: Settings) -> bool:
         log.warning("worker metrics: %s was not set before prometheus_client loaded; not serving", MULTIPROC_ENV)
         return False
     removed = remove_stale_files(Path(folder))
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=folder)
-    registry.register(QueueDepthCollector(settings))
+    registry = exporter_registry(settings, folder)
     try:
         start_http_server(port, addr=settings.api_host, registry=registry)
     except OSError as exc:

@@ -64,10 +64,20 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-@lru_cache(maxsize=4)
 def worker_sessionmaker(database_url: str) -> sessionmaker[Session]:
-    """This process's session factory for ``database_url`` (one engine per process; Celery forks a
-    child per job, and a connection pool must not cross a fork)."""
+    """This process's session factory for ``database_url``: one engine per process.
+
+    Celery forks a child per job, and a connection pool must not cross a fork: a child that reused an
+    engine its parent had made (the metrics exporter's, once) wrote through the parent's sockets, and
+    both sides read each other's answers (heartbeats matched no row; "connection in transaction status
+    INTRANS"). Keyed by pid, a child always builds its own; what it inherited is never used (psycopg does
+    not close a connection from a process other than the one that opened it).
+    """
+    return _process_sessionmaker(database_url, os.getpid())
+
+
+@lru_cache(maxsize=8)
+def _process_sessionmaker(database_url: str, pid: int) -> sessionmaker[Session]:
     return make_sessionmaker(make_engine(database_url))
 
 

@@ -440,3 +440,29 @@ def test_a_job_asking_for_a_merged_model_publishes_it_last_and_deleting_the_mode
     with session_scope(factory) as session:
         _, deleted = delete_fine_tuned_model(session, job.project_id, job.fine_tuned_model)
     assert {f.filename for f in deleted} == {f"{job_id}-adapter.tar.gz", f"{job_id}-merged.tar.gz"}
+
+
+def test_a_forked_child_builds_its_own_engine_and_never_uses_its_parents(worker_db_url: str) -> None:
+    """Celery forks a child per job: one that reused the parent's engine wrote through the parent's sockets."""
+    import os
+
+    from sqlalchemy import text
+
+    from worker.runner import worker_sessionmaker
+
+    parent = worker_sessionmaker(worker_db_url)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer one byte, never return into pytest
+        try:
+            child = worker_sessionmaker(worker_db_url)
+            with child() as session:
+                works = session.execute(text("SELECT 1")).scalar_one() == 1
+            own = child is not parent and child.kw["bind"] is not parent.kw["bind"]
+            os.write(write, b"1" if own and works and worker_sessionmaker(worker_db_url) is child else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert worker_sessionmaker(worker_db_url) is parent

@@ -134,6 +134,30 @@ def test_job_metrics_time_each_stage_once_and_sample_memory() -> None:
     assert (REGISTRY.get_sample_value("radis_worker_device_memory_bytes", {"device": "cpu", "kind": "peak"}) or 0) > 0
 
 
+def test_the_exporter_is_warmed_before_it_serves_so_a_scrape_imports_nothing(worker_db_url: str, tmp_path: Path) -> None:
+    """A pool child forked while the exporter thread held an import lock hung for ever in that import
+    (reproduced in psycopg's): every lazy import of a scrape must already be done when serving starts."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        f"os.environ['PROMETHEUS_MULTIPROC_DIR'] = {str(tmp_path)!r}\n"
+        "from prometheus_client import generate_latest\n"
+        "from store.settings import Settings\n"
+        "from worker.metrics import exporter_registry\n"
+        "registry = exporter_registry(Settings(database_url=sys.argv[1]), os.environ['PROMETHEUS_MULTIPROC_DIR'])\n"
+        "before = set(sys.modules)\n"
+        "scrape = generate_latest(registry).decode()\n"
+        "assert 'radis_worker_queue_depth ' in scrape, scrape\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code, worker_db_url], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_only_a_celery_worker_shares_samples_through_files(tmp_path: Path) -> None:
     assert in_celery_worker(["/venv/lib/python3.11/site-packages/celery/__main__.py", "-A", "worker.app", "worker"])
     assert in_celery_worker(["/venv/bin/celery", "-A", "worker.app", "worker", "-Q", "gpu"])
