@@ -105,10 +105,6 @@ def job_figures(r: dict[str, Any]) -> dict[str, Any]:
         "training_tokens_per_s": training.get("tokens_per_second"),
         "train_seconds": round(timings.get("train_seconds", 0.0), 1),
         "eval_seconds": round(timings.get("eval_seconds", 0.0), 1),
-        "eval_generated_tokens": sum(r["meta"].get("eval_generated_tokens", {}).values()),
-        "eval_tokens_per_s": round(
-            sum(r["meta"].get("eval_generated_tokens", {}).values()) / max(timings.get("eval_seconds", 0.0), 1e-9), 1
-        ),
         "job_seconds": round(r["bench_wall_seconds"], 1),
         "final_loss": training.get("final_loss"),
         "bleu": r["translation"]["bleu"]["tuned"],
@@ -192,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         ("rationale generation tok/s", "rationale_tokens_per_s", False),
         ("training tok/s", "training_tokens_per_s", False),
         ("evaluation s", "eval_seconds", True),
-        ("evaluation tok/s (new tokens, base + tuned)", "eval_tokens_per_s", False),
         ("job end to end s", "job_seconds", True),
     ]
     label = f"auto ({auto.name})" if dtypes[-1] == "auto" else "bfloat16 (forced)"
@@ -211,8 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     (out / "dtype.json").write_text(json.dumps({**details, "comparison": comparison}, indent=2, default=str), encoding="utf-8")
     print("\n".join(table))
-    # Evaluation time is also how much the models say: unequal token counts make its wall time unequal work.
-    print("evaluation new tokens: " + ", ".join(f"{d} {f['eval_generated_tokens']}" for d, f in figures.items()))
     print()
     print(render_comparison(comparison))
     other_agree = agreement[1]

@@ -200,8 +200,6 @@ def export_results(
             "train_pairs": len(data.train_pairs),
             "eval_pairs": len(data.eval_pairs),
             "base_evaluation": "reused from an earlier job (base-evaluation cache)" if evaluation.base.cached else "computed",
-            # Evaluation time depends on how much each model says: a model that rambles to the budget costs more.
-            "eval_generated_tokens": {"base": evaluation.base.generated_tokens, "tuned": evaluation.tuned.generated_tokens},
             "translation_template": spec.translation_template,
             "settings": spec.settings.model_dump(mode="json", exclude={"hyperparameters"}),
         },

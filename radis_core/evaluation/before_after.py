@@ -31,7 +31,6 @@ class ModelScores:
     comet: dict[str, Any]
     probes: Any  # a BenchmarkRun, or None when retention was not run
     cached: bool = False  # read from the base-evaluation cache instead of computed
-    generated_tokens: int = 0  # new tokens this model decoded here (0 when cached): what its wall time bought
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,6 @@ def _score_model(
     from radis_core.evaluation.translation_compare import score_translations
 
     run.emit(Note("evaluating", f"Evaluating the {label} model"))
-    tokens_before = chat.generated_tokens
     hyps = translate_pairs(chat, pairs, template, ev.max_new_tokens)
     units.done(label, "translation")
     references, sources = [p.target for p in pairs], [p.source for p in pairs]
@@ -130,7 +128,7 @@ def _score_model(
             on_progress=progress,
         )
     run.check_cancel()
-    return ModelScores(scores, comet, probes, generated_tokens=chat.generated_tokens - tokens_before)
+    return ModelScores(scores, comet, probes)
 
 
 def _base_scores(

@@ -51,11 +51,9 @@ def evaluation(tiny_model_dir: Path) -> Evaluation:
 
 def test_the_base_model_is_scored_without_its_adapter(evaluation: Evaluation, tiny_model_dir: Path) -> None:
     untouched, tok = _fresh(tiny_model_dir)  # never saw an adapter
-    chat = HFChatModel(untouched, tok, batch_size=8)
-    expected = translate_pairs(chat, PAIRS, DEFAULT_TRANSLATION_TEMPLATE, EVAL.max_new_tokens)
-    # Each model's count is its own decoding's (the bench divides evaluation time by it).
-    assert evaluation.base.generated_tokens == chat.generated_tokens > 0
-    assert evaluation.tuned.generated_tokens > 0
+    expected = translate_pairs(
+        HFChatModel(untouched, tok, batch_size=8), PAIRS, DEFAULT_TRANSLATION_TEMPLATE, EVAL.max_new_tokens
+    )
     samples = evaluation.side_by_side_samples()
     assert [s["base"] for s in samples] == expected
     assert [s["tuned"] for s in samples] != expected  # the adapter does change the answers: the check above means something
@@ -104,8 +102,7 @@ def test_a_second_job_reuses_the_base_evaluation_and_a_changed_setting_misses(ti
     second = evaluate_before_after(
         NoBase(model), tok, PAIRS, DEFAULT_TRANSLATION_TEMPLATE, ev, RunContext(), cache=cache, fingerprint="fp-1"
     )
-    assert second.base.cached and second.base.generated_tokens == 0  # nothing decoded for the base model
-    assert second.tuned.generated_tokens == first.tuned.generated_tokens > 0
+    assert second.base.cached
     assert second.base.translation == first.base.translation
     assert second.base.probes.to_dict() == first.base.probes.to_dict()
     assert second.tuned.translation["bleu"] == first.tuned.translation["bleu"]
